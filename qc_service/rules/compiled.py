@@ -1,0 +1,212 @@
+"""A loaded rule set, ready to evaluate: condition trees, compiled operators, one automaton.
+
+Why compile: the rule file is validated once, every keyword/allow phrase of every rule goes
+into one automaton, and every regex is compiled once, so evaluating a conversation is a single
+scan plus cheap per-rule dispatch. A ``RuleSet`` is immutable once built; lanes swap whole
+rule sets, never half-loaded ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qc_service.rules.matcher import Hit, Matcher
+from qc_service.rules.model import Action, Conversation
+from qc_service.rules.normalize import NormalizedBatch, normalize_batch
+from qc_service.rules.operators.registry import OperatorSpec
+
+
+@dataclass(eq=False, slots=True)
+class Leaf:
+    """One operator use inside a rule."""
+
+    op: str
+    spec: OperatorSpec
+    params: dict[str, Any]
+    role: str
+    path: str
+    index: int = -1
+    children: dict[str, Node] = field(default_factory=dict)
+    compiled: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def level(self) -> str:
+        """``message`` or ``conversation``."""
+        return self.spec.level
+
+
+@dataclass(eq=False, slots=True)
+class AllOf:
+    """Every child holds (same message, for message-level children)."""
+
+    children: list[Node]
+    path: str
+
+    @property
+    def level(self) -> str:
+        """Conversation-level as soon as one child is."""
+        return _combined_level(self.children)
+
+
+@dataclass(eq=False, slots=True)
+class AnyOf:
+    """Some child holds."""
+
+    children: list[Node]
+    path: str
+
+    @property
+    def level(self) -> str:
+        """Conversation-level as soon as one child is."""
+        return _combined_level(self.children)
+
+
+@dataclass(eq=False, slots=True)
+class NotOf:
+    """The child does not hold."""
+
+    child: Node
+    path: str
+
+    @property
+    def level(self) -> str:
+        """The child's level."""
+        return self.child.level
+
+
+Node = Leaf | AllOf | AnyOf | NotOf
+
+
+def _combined_level(children: list[Node]) -> str:
+    return "conversation" if any(c.level == "conversation" for c in children) else "message"
+
+
+def iter_leaves(node: Node | None) -> list[Leaf]:
+    """Every leaf of a condition tree, nested condition parameters included."""
+    if node is None:
+        return []
+    if isinstance(node, Leaf):
+        out = [node]
+        for child in node.children.values():
+            out.extend(iter_leaves(child))
+        return out
+    if isinstance(node, NotOf):
+        return iter_leaves(node.child)
+    out = []
+    for child in node.children:
+        out.extend(iter_leaves(child))
+    return out
+
+
+@dataclass(eq=False, slots=True)
+class CompiledRule:
+    """One rule version, validated and compiled."""
+
+    id: str
+    name: str
+    kind: str
+    severity: str
+    deduct: int
+    fatal: bool
+    when: Node | None
+    actions: list[Action]
+    enabled: bool = True
+    channels: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    tag: str | None = None
+    version: int = 1
+    definition: dict[str, Any] = field(default_factory=dict)
+    lexicons: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def applies_to(self, conversation: Conversation) -> bool:
+        """Scope check: channel and team."""
+        if self.channels and conversation.channel not in self.channels:
+            return False
+        return not (self.teams and conversation.team not in self.teams)
+
+    @property
+    def leaves(self) -> list[Leaf]:
+        """All operator uses of this rule."""
+        return iter_leaves(self.when)
+
+    @property
+    def hot(self) -> bool:
+        """Whether the hot lane can evaluate this rule: message-level and lexical throughout."""
+        if self.when is None or self.when.level != "message":
+            return False
+        return all(leaf.spec.lexical for leaf in self.leaves)
+
+
+@dataclass(slots=True)
+class LexicalIndex:
+    """Every folded pattern of the rule set in one automaton, and who owns each pattern.
+
+    ``owners[p]`` lists ``(leaf index, role)`` for pattern ``p``; role is ``"word"``,
+    ``"allow"``, ``"a"`` or ``"b"``.
+    """
+
+    matcher: Matcher
+    owners: list[list[tuple[int, str]]]
+    raw_matcher: Matcher
+    raw_owners: list[list[tuple[int, str]]]
+
+
+@dataclass(slots=True)
+class EvalContext:
+    """Everything the operators of one conversation share: the batch, hits, eligibility."""
+
+    conversation: Conversation
+    batch: NormalizedBatch
+    hits: dict[int, dict[str, list[Hit]]]
+    """Leaf index → pattern role → hits (already boundary-checked)."""
+    features: dict[str, Any] = field(default_factory=dict)
+
+    def eligible(self, role: str) -> list[int]:
+        """Indexes of messages a leaf with this role looks at (system messages never count)."""
+        msgs = self.conversation.messages
+        if role == "any":
+            return [i for i, m in enumerate(msgs) if m.role != "system"]
+        return [i for i, m in enumerate(msgs) if m.role == role]
+
+
+def build_context(
+    conversation: Conversation, index: LexicalIndex, features: dict[str, Any] | None = None
+) -> EvalContext:
+    """Normalize the conversation once and dispatch every automaton hit to its leaf."""
+    texts = [m.text for m in conversation.messages]
+    batch = normalize_batch(texts)
+    hits: dict[int, dict[str, list[Hit]]] = {}
+    for hit in index.matcher.find(batch):
+        for leaf_index, role in index.owners[hit.pattern]:
+            hits.setdefault(leaf_index, {}).setdefault(role, []).append(hit)
+    if index.raw_matcher.patterns:
+        raw = NormalizedBatch.identity(texts)
+        for hit in index.raw_matcher.find(raw):
+            for leaf_index, role in index.raw_owners[hit.pattern]:
+                hits.setdefault(leaf_index, {}).setdefault(role, []).append(hit)
+    return EvalContext(conversation, batch, hits, features or {})
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """A whole, immutable rule set: rules, scorecard settings and the lexical index."""
+
+    rules: list[CompiledRule]
+    pass_mark: int
+    index: LexicalIndex
+    source: str = ""
+
+    def get(self, rule_id: str) -> CompiledRule:
+        """The rule with that id."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def context(
+        self, conversation: Conversation, features: dict[str, Any] | None = None
+    ) -> EvalContext:
+        """Prepare a conversation for evaluation."""
+        return build_context(conversation, self.index, features)

@@ -1,0 +1,133 @@
+"""Detect personal contact details and identity numbers in a message.
+
+Why a detector and not a regex in the rule pack: agents hide numbers (``１３８ 0013-8888``,
+``一三八零零一三八八八八``, ``③``), and a digit run longer than a kind's length is an order
+number, not a phone. Each kind validates what it can (ID-card checksum, Luhn for bank cards)
+so ordinary service talk about orders and amounts stays clean.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qc_service.rules.normalize import fold_same_length
+
+_CN_DIGITS = str.maketrans("零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖", "001112233445566778899")
+_DIGITISH = re.compile(r"[0-9零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖]")
+_MIN_DIGITS = 5
+_RUN = re.compile(r"[0-9](?:[ \t\u3000\-–—._·/]{0,3}[0-9])*")
+_QQ_CUE = re.compile(r"(?:qq|扣扣|企鹅|q号)\W{0,4}$")
+_WECHAT = re.compile(
+    r"(?:[+＋]\s?v|微\W{0,2}信|薇\W{0,2}信|威\W{0,2}信|v\W{0,2}信|vx|wx|wei\W{0,2}xin|微|加\W{0,2}我)"
+    r"[^a-z0-9\n]{0,4}?"
+    r"(?P<id>[a-z][a-z0-9_-]{5,19})(?![a-z0-9_-])"
+)
+_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+_URL = re.compile(
+    r"(?:https?://[^\s，。！？、<>\"'）)]+)|(?:www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
+    r"|(?<![a-z0-9@.-])[a-z0-9-]+\.(?:com|cn|net|org|top|xyz|vip|cc|me|io)(?![a-z0-9])"
+)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHit:
+    """One detected contact detail: kind and code-point span in the original text."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def _id_card_ok(digits: str) -> bool:
+    if len(digits) != 18 or not digits[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == digits[17].upper()
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _classify(digits: str, before: str) -> str | None:
+    """The kind of a digit run, or None (an order number, an amount, a date...)."""
+    if _QQ_CUE.search(before) and 5 <= len(digits) <= 11 and digits[0] != "0":
+        return "qq"
+    if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789":
+        return "phone"
+    if (
+        len(digits) == 13
+        and digits.startswith("86")
+        and digits[2] == "1"
+        and digits[3] in "3456789"
+    ):
+        return "phone"
+    if digits[0] == "0" and digits[1] != "0" and 10 <= len(digits) <= 12:
+        return "phone"
+    if _id_card_ok(digits):
+        return "id_card"
+    if 16 <= len(digits) <= 19 and _luhn_ok(digits):
+        return "bank_card"
+    return None
+
+
+def find_contacts(text: str, kinds: frozenset[str]) -> list[ContactHit]:
+    """Every contact detail of the requested kinds in ``text`` (offsets into ``text``)."""
+    found: list[ContactHit] = []
+    digits_needed = kinds & {"phone", "qq", "id_card", "bank_card"}
+    folded: str | None = None
+    if (
+        digits_needed
+        and len(_DIGITISH.findall(text)) >= _MIN_DIGITS
+        or (kinds & {"wechat", "email", "url"})
+    ):
+        folded = fold_same_length(text).translate(_CN_DIGITS)
+    if folded is None:
+        return found
+    if digits_needed:
+        for m in _RUN.finditer(folded):
+            digits = re.sub(r"[^0-9]", "", m.group())
+            end = m.end()
+            if len(digits) == 17 and end < len(folded) and folded[end] in "xX":
+                digits += "X"
+                end += 1
+            if len(digits) < _MIN_DIGITS:
+                continue
+            kind = _classify(digits, folded[max(0, m.start() - 8) : m.start()])
+            if kind in kinds:
+                found.append(ContactHit(kind, m.start(), end))
+    if "wechat" in kinds:
+        for m in _WECHAT.finditer(folded):
+            found.append(ContactHit("wechat", m.start("id"), m.end("id")))
+    email_spans: list[tuple[int, int]] = []
+    if kinds & {"email", "url"} and "@" in folded:
+        for m in _EMAIL.finditer(folded):
+            email_spans.append((m.start(), m.end()))
+            if "email" in kinds:
+                found.append(ContactHit("email", m.start(), m.end()))
+    if "url" in kinds and "." in folded:
+        for m in _URL.finditer(folded):
+            if any(s <= m.start() < e for s, e in email_spans):
+                continue
+            found.append(ContactHit("url", m.start(), m.end()))
+    return _dedupe(found)
+
+
+def _dedupe(hits: list[ContactHit]) -> list[ContactHit]:
+    """One report per place: a span inside another kind's span is dropped."""
+    hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
+    out: list[ContactHit] = []
+    for h in hits:
+        if any(o.start <= h.start and h.end <= o.end for o in out):
+            continue
+        out.append(h)
+    return out

@@ -1,0 +1,407 @@
+"""Load a rule file (YAML or JSON) into a validated, compiled ``RuleSet``.
+
+Why the word sources are pluggable: a rule file on disk reads its lexicon files relative to
+itself, while a stored rule version must be rebuilt from its own lexicon snapshot so an edited
+file never changes a published version. Both go through ``WordSource``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from qc_service.rules import operators  # noqa: F401  (registers every operator)
+from qc_service.rules.compiled import CompiledRule, LexicalIndex, RuleSet, iter_leaves
+from qc_service.rules.conditions import ConditionParser
+from qc_service.rules.errors import RuleError, RuleValidationError
+from qc_service.rules.matcher import Matcher
+from qc_service.rules.model import CHANNELS, SEVERITIES, Action
+from qc_service.rules.normalize import fold_word
+
+RULE_ID = re.compile(r"^[a-z0-9._-]+$")
+TOP_KEYS = {"version", "scorecard", "lexicons", "rules"}
+RULE_KEYS = {
+    "id", "name", "description", "kind", "severity", "deduct", "fatal", "scope", "when",
+    "actions", "enabled", "tag", "aggregate", "qa", "group", "exclusive_group",
+}  # fmt: skip
+TAG_ONLY_KEYS = ("tag", "aggregate", "qa", "group", "exclusive_group")
+DEFAULT_PASS_MARK = 60
+
+
+class WordSource(Protocol):
+    """Where lexicon names and word files are looked up."""
+
+    def lexicon(self, name: str) -> list[str] | None:
+        """Words of a named lexicon, or None if unknown."""
+
+    def file(self, path: str) -> list[str]:
+        """Words of a file (raises OSError if it cannot be read)."""
+
+
+def read_word_file(path: Path) -> list[str]:
+    """One word a line; blank lines and ``#`` comments ignored."""
+    words = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        word = line.strip()
+        if word and not word.startswith("#"):
+            words.append(word)
+    return words
+
+
+class FileWordSource:
+    """Lexicons declared in the document; files relative to the rule file's folder."""
+
+    def __init__(self, base_dir: Path, lexicons: dict[str, list[str]]) -> None:
+        self.base_dir = base_dir
+        self.lexicons = lexicons
+
+    def lexicon(self, name: str) -> list[str] | None:
+        return self.lexicons.get(name)
+
+    def file(self, path: str) -> list[str]:
+        return read_word_file(self.base_dir / path)
+
+
+class SnapshotWordSource:
+    """A stored rule version's snapshot: ``{"lexicon:NAME": [...], "file:PATH": [...]}``."""
+
+    def __init__(self, snapshot: dict[str, list[str]]) -> None:
+        self.snapshot = snapshot
+
+    def lexicon(self, name: str) -> list[str] | None:
+        return self.snapshot.get(f"lexicon:{name}")
+
+    def file(self, path: str) -> list[str]:
+        try:
+            return self.snapshot[f"file:{path}"]
+        except KeyError:
+            raise OSError(f"{path} is not in the rule version's snapshot") from None
+
+
+class _Loader:
+    def __init__(self, source_name: str, base_dir: Path) -> None:
+        self.source_name = source_name
+        self.base_dir = base_dir
+        self.errors: list[RuleError] = []
+        self.rule_id: str | None = None
+        self.used: dict[str, list[str]] = {}
+        self.words_source: WordSource = FileWordSource(base_dir, {})
+
+    def report(self, path: str, message: str) -> None:
+        self.errors.append(RuleError(self.source_name, self.rule_id, path, message))
+
+    # -- words -------------------------------------------------------------------------
+    def resolve_words(self, value: Any, path: str) -> list[str]:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            value = {"words": value}
+        if not isinstance(value, dict):
+            self.report(path, "words must be a list, or a mapping of words, lexicon and file")
+            return []
+        unknown = set(value) - {"words", "lexicon", "file"}
+        if unknown:
+            self.report(
+                path, f"unknown key(s) {', '.join(sorted(unknown))} (known: words, lexicon, file)"
+            )
+            return []
+        words: list[str] = []
+        raw_words = value.get("words", [])
+        if not isinstance(raw_words, list) or not all(isinstance(w, str) for w in raw_words):
+            self.report(f"{path}.words", "words must be a list of strings")
+            return []
+        words.extend(raw_words)
+        names = value.get("lexicon", [])
+        for name in [names] if isinstance(names, str) else names:
+            found = self.words_source.lexicon(name)
+            if found is None:
+                self.report(f"{path}.lexicon", f"unknown lexicon {name!r}")
+                return []
+            self.used[f"lexicon:{name}"] = found
+            words.extend(found)
+        if "file" in value:
+            fname = value["file"]
+            try:
+                found = self.words_source.file(fname)
+            except OSError as exc:
+                self.report(f"{path}.file", f"cannot read word file {fname!r}: {exc}")
+                return []
+            self.used[f"file:{fname}"] = found
+            words.extend(found)
+        cleaned = list(dict.fromkeys(w.strip() for w in words if w.strip()))
+        for w in cleaned:
+            if not fold_word(w):
+                self.report(path, f"word {w!r} has no letters or digits to match")
+                return []
+        if not cleaned:
+            self.report(path, "no words given")
+        return cleaned
+
+    # -- document ------------------------------------------------------------------------
+    def load(self, doc: Any, snapshot: dict[str, dict[str, list[str]]] | None) -> RuleSet:
+        if not isinstance(doc, dict):
+            self.report("(top)", "a rule file is a mapping with version and rules")
+            raise RuleValidationError(self.errors)
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.report(key, f"unknown key (known: {', '.join(sorted(TOP_KEYS))})")
+        if doc.get("version", 1) != 1:
+            self.report("version", "only version 1 of the rule language exists")
+        pass_mark = self._pass_mark(doc.get("scorecard"))
+        lexicons = self._lexicons(doc.get("lexicons") or {})
+        rules_data = doc.get("rules")
+        if not isinstance(rules_data, list):
+            self.report("rules", "rules must be a list")
+            raise RuleValidationError(self.errors)
+        rules: list[CompiledRule] = []
+        seen: set[str] = set()
+        for i, data in enumerate(rules_data):
+            self.rule_id = data.get("id") if isinstance(data, dict) else None
+            if snapshot is not None and isinstance(self.rule_id, str):
+                self.words_source = SnapshotWordSource(snapshot.get(self.rule_id, {}))
+            else:
+                self.words_source = FileWordSource(self.base_dir, lexicons)
+            rule = self._rule(data, f"rules[{i}]", seen)
+            if rule is not None:
+                rules.append(rule)
+        self.rule_id = None
+        if self.errors:
+            raise RuleValidationError(self.errors)
+        return RuleSet(rules, pass_mark, self._index(rules), source=self.source_name)
+
+    def _pass_mark(self, data: Any) -> int:
+        if data is None:
+            return DEFAULT_PASS_MARK
+        if not isinstance(data, dict) or set(data) - {"pass_mark"}:
+            self.report("scorecard", "scorecard takes only pass_mark")
+            return DEFAULT_PASS_MARK
+        mark = data.get("pass_mark", DEFAULT_PASS_MARK)
+        if not isinstance(mark, int) or isinstance(mark, bool) or not 0 <= mark <= 100:
+            self.report("scorecard.pass_mark", "pass_mark must be an integer 0..100")
+            return DEFAULT_PASS_MARK
+        return mark
+
+    def _lexicons(self, data: Any) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if not isinstance(data, dict):
+            self.report("lexicons", "lexicons is a mapping of name → {words, file}")
+            return out
+        self.words_source = FileWordSource(self.base_dir, {})
+        for name, body in data.items():
+            if not isinstance(body, dict | list):
+                self.report(f"lexicons.{name}", "a lexicon is {words: [...], file: path}")
+                continue
+            if isinstance(body, dict) and "lexicon" in body:
+                self.report(f"lexicons.{name}.lexicon", "a lexicon cannot include another lexicon")
+                continue
+            words = self.resolve_words(body, f"lexicons.{name}")
+            out[str(name)] = words
+        self.used = {}
+        return out
+
+    def _rule(self, data: Any, path: str, seen: set[str]) -> CompiledRule | None:
+        self.used = {}
+        if not isinstance(data, dict):
+            self.report(path, "a rule is a mapping")
+            return None
+        before = len(self.errors)
+        rid = data.get("id")
+        if not isinstance(rid, str) or not RULE_ID.match(rid):
+            self.report(f"{path}.id", "id is required: lower-case letters, digits, '.', '_' or '-'")
+        elif rid in seen:
+            self.report(f"{path}.id", f"duplicate rule id {rid!r}")
+        else:
+            seen.add(rid)
+        for key in data:
+            if key not in RULE_KEYS:
+                self.report(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(RULE_KEYS))})")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.report(f"{path}.name", "name is required")
+        kind = data.get("kind", "violation")
+        if kind not in ("violation", "tag"):
+            self.report(f"{path}.kind", "kind must be violation or tag")
+        if kind != "tag":
+            for key in TAG_ONLY_KEYS:
+                if key in data:
+                    self.report(f"{path}.{key}", f"{key} belongs to tag rules (kind: tag)")
+        elif not any(k in data for k in ("tag", "qa", "group")):
+            self.report(f"{path}.tag", "a tag rule names its tag (tag:, or qa/group mappings)")
+        severity = data.get("severity", "medium")
+        if severity not in SEVERITIES:
+            self.report(f"{path}.severity", f"severity must be one of {', '.join(SEVERITIES)}")
+        deduct = data.get("deduct", 0)
+        if not isinstance(deduct, int) or isinstance(deduct, bool) or not 0 <= deduct <= 100:
+            self.report(f"{path}.deduct", "deduct must be an integer 0..100")
+        for flag in ("fatal", "enabled"):
+            if flag in data and not isinstance(data[flag], bool):
+                self.report(f"{path}.{flag}", f"{flag} must be true or false")
+        channels, teams = self._scope(data.get("scope"), f"{path}.scope")
+        actions = self._actions(data.get("actions", []), f"{path}.actions")
+        when = None
+        if "when" in data:
+            parser = ConditionParser(self.report, self.resolve_words)
+            when = parser.parse(data["when"], f"{path}.when")
+        elif not (kind == "tag" and any(k in data for k in ("qa", "group"))):
+            self.report(f"{path}.when", "when is required (only qa/group tag rules may omit it)")
+        tag = data.get("tag")
+        if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+            self.report(f"{path}.tag", "tag must be a non-empty string")
+        if len(self.errors) > before:
+            return None
+        rule = CompiledRule(
+            id=rid, name=name, kind=kind, severity=severity, deduct=deduct,
+            fatal=bool(data.get("fatal", False)), when=when, actions=actions,
+            enabled=bool(data.get("enabled", True)), channels=channels, teams=teams,
+            tag=tag, definition=dict(data), lexicons=dict(self.used),
+            extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
+        )  # fmt: skip
+        self._compile(rule)
+        return rule if len(self.errors) == before else None
+
+    def _scope(self, data: Any, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if data is None:
+            return (), ()
+        if not isinstance(data, dict) or set(data) - {"channels", "teams"}:
+            self.report(path, "scope takes channels and teams")
+            return (), ()
+        channels = data.get("channels", [])
+        teams = data.get("teams", [])
+        bad = (
+            [c for c in channels if c not in CHANNELS] if isinstance(channels, list) else [channels]
+        )
+        if bad:
+            self.report(
+                f"{path}.channels", f"unknown channel(s) {bad} (known: {', '.join(CHANNELS)})"
+            )
+        if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+            self.report(f"{path}.teams", "teams must be a list of team names")
+            teams = []
+        return tuple(channels) if not bad else (), tuple(teams)
+
+    def _actions(self, data: Any, path: str) -> list[Action]:
+        if not isinstance(data, list):
+            self.report(path, "actions must be a list")
+            return []
+        actions: list[Action] = []
+        for i, item in enumerate(data):
+            ipath = f"{path}[{i}]"
+            if not isinstance(item, dict) or len(item) != 1:
+                self.report(
+                    ipath,
+                    "an action is a one-key mapping: alert, transfer_customer or tag_customer",
+                )
+                continue
+            ((key, value),) = item.items()
+            if key == "alert":
+                if value not in ("agent", "supervisor"):
+                    self.report(f"{ipath}.alert", "alert goes to agent or supervisor")
+                    continue
+                actions.append(Action("alert", value))
+            elif key == "transfer_customer":
+                to = value.get("to") if isinstance(value, dict) else None
+                if not isinstance(to, str) or not to or set(value) != {"to"}:
+                    self.report(
+                        f"{ipath}.transfer_customer",
+                        "transfer_customer takes {to: supervisor | <employee id>}",
+                    )
+                    continue
+                actions.append(Action("transfer_customer", to))
+            elif key == "tag_customer":
+                if not isinstance(value, str) or not value.strip():
+                    self.report(f"{ipath}.tag_customer", "tag_customer takes a tag name")
+                    continue
+                actions.append(Action("tag_customer", value))
+            else:
+                self.report(
+                    f"{ipath}.{key}",
+                    "unknown action (known: alert, transfer_customer, tag_customer)",
+                )
+        return actions
+
+    def _compile(self, rule: CompiledRule) -> None:
+        for leaf in iter_leaves(rule.when):
+            if leaf.spec.compiler is not None:
+                leaf.compiled["patterns"] = leaf.spec.compiler(leaf, self.report)
+
+    def _index(self, rules: list[CompiledRule]) -> LexicalIndex:
+        folded_ids: dict[str, int] = {}
+        raw_ids: dict[str, int] = {}
+        owners: list[list[tuple[int, str]]] = []
+        raw_owners: list[list[tuple[int, str]]] = []
+        counter = 0
+        for rule in rules:
+            for leaf in rule.leaves:
+                leaf.index = counter
+                counter += 1
+                for role, word, raw in leaf.compiled.get("patterns", []):
+                    ids, own = (raw_ids, raw_owners) if raw else (folded_ids, owners)
+                    pid = ids.setdefault(word, len(ids))
+                    if pid == len(own):
+                        own.append([])
+                    if (leaf.index, role) not in own[pid]:
+                        own[pid].append((leaf.index, role))
+        return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
+
+
+def load_rules_data(
+    doc: Any,
+    *,
+    source_name: str = "<rules>",
+    base_dir: Path | None = None,
+    snapshot: dict[str, dict[str, list[str]]] | None = None,
+) -> RuleSet:
+    """Validate and compile a parsed rule document.
+
+    ``snapshot`` (rule id → lexicon snapshot) rebuilds stored versions without reading files.
+    """
+    return _Loader(source_name, base_dir or Path.cwd()).load(doc, snapshot)
+
+
+def parse_rules_text(text: str, source_name: str) -> Any:
+    """YAML (a superset of JSON) → data, with a located error on syntax problems."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(top)"
+        raise RuleValidationError(
+            [RuleError(source_name, None, where, f"not valid YAML: {exc}")]
+        ) from None
+
+
+def load_rules_text(
+    text: str, *, source_name: str = "<rules>", base_dir: Path | None = None
+) -> RuleSet:
+    """Load rules from YAML/JSON text."""
+    return load_rules_data(
+        parse_rules_text(text, source_name), source_name=source_name, base_dir=base_dir
+    )
+
+
+def load_rules_file(path: str | Path) -> RuleSet:
+    """Load a rule file; lexicon files resolve relative to it."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleValidationError(
+            [RuleError(str(p), None, "(file)", f"cannot read: {exc}")]
+        ) from None
+    return load_rules_text(text, source_name=str(p), base_dir=p.parent)
+
+
+PACK_DIR = Path(__file__).parent / "packs"
+
+
+def builtin_pack_path() -> Path:
+    """The built-in rule pack, active in a fresh store and the default of ``qc analyze``."""
+    return PACK_DIR / "default.yaml"
+
+
+def load_builtin_pack() -> RuleSet:
+    """Load the built-in rule pack."""
+    return load_rules_file(builtin_pack_path())
