@@ -14,7 +14,7 @@ from typing import Any
 from qc_service.rules.matcher import Hit, Matcher
 from qc_service.rules.model import Action, Conversation
 from qc_service.rules.normalize import NormalizedBatch, normalize_batch
-from qc_service.rules.operators.registry import OperatorSpec
+from qc_service.rules.registry import OperatorSpec
 
 
 @dataclass(eq=False, slots=True)

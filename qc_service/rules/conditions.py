@@ -11,7 +11,7 @@ from typing import Any
 
 from qc_service.rules.compiled import AllOf, AnyOf, Leaf, Node, NotOf
 from qc_service.rules.model import ROLE_FILTERS
-from qc_service.rules.operators.registry import REGISTRY, Param
+from qc_service.rules.registry import REGISTRY, Param
 
 Report = Callable[[str, str], None]
 """``report(path, message)`` records one load error."""

@@ -22,7 +22,7 @@ from qc_service.rules.compiled import (
     RuleSet,
 )
 from qc_service.rules.model import Conversation, Evidence, RuleResult
-from qc_service.rules.operators.registry import MessageHits, OperatorUnavailable
+from qc_service.rules.registry import MessageHits, OperatorUnavailable
 from qc_service.rules.operators.text import message_evidence
 
 

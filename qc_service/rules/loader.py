@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import yaml
 
 from qc_service.rules import operators  # noqa: F401  (registers every operator)
-from qc_service.rules.compiled import CompiledRule, LexicalIndex, RuleSet, iter_leaves
+from qc_service.rules.compiled import CompiledRule, LexicalIndex, Node, RuleSet, iter_leaves
 from qc_service.rules.conditions import ConditionParser
 from qc_service.rules.errors import RuleError, RuleValidationError
 from qc_service.rules.matcher import Matcher
@@ -250,6 +250,8 @@ class _Loader:
         tag = data.get("tag")
         if tag is not None and (not isinstance(tag, str) or not tag.strip()):
             self.report(f"{path}.tag", "tag must be a non-empty string")
+        if when is not None:
+            self._compile(when)
         if len(self.errors) > before:
             return None
         rule = CompiledRule(
@@ -259,8 +261,7 @@ class _Loader:
             tag=tag, definition=dict(data), lexicons=dict(self.used),
             extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
         )  # fmt: skip
-        self._compile(rule)
-        return rule if len(self.errors) == before else None
+        return rule
 
     def _scope(self, data: Any, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if data is None:
@@ -322,8 +323,8 @@ class _Loader:
                 )
         return actions
 
-    def _compile(self, rule: CompiledRule) -> None:
-        for leaf in iter_leaves(rule.when):
+    def _compile(self, when: Node) -> None:
+        for leaf in iter_leaves(when):
             if leaf.spec.compiler is not None:
                 leaf.compiled["patterns"] = leaf.spec.compiler(leaf, self.report)
 

@@ -86,7 +86,6 @@ def fold_table() -> CodePoints:
         table[src] = dst
     table[0xE0000:0xE1000] = SKIP  # tags and variation selectors supplement
     table[0xF0000:] = SKIP  # supplementary private use
-    table[ord(SEPARATOR)] = SEPARATOR_FOLDED
     return table
 
 
@@ -180,19 +179,19 @@ def normalize_batch(texts: list[str]) -> NormalizedBatch:
     table = fold_table()
     joined = SEPARATOR.join(texts)
     folded = table[np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)]
-    keep = folded != SKIP
-    norm = folded[keep]
-    text = norm.tobytes().decode("utf-32-le")
-    starts = [0]
     orig_starts = [0]
     if len(texts) > 1:
-        pos = 0
-        npos = 0
         for t in texts[:-1]:
-            pos += len(t) + 1
-            orig_starts.append(pos)
-            npos = text.index(SEPARATOR_CHAR, npos) + 1
-            starts.append(npos)
+            orig_starts.append(orig_starts[-1] + len(t) + 1)
+        # only the separators we inserted survive; a NUL inside a message is skipped like any control
+        folded[np.asarray(orig_starts[1:], dtype=np.intp) - 1] = SEPARATOR_FOLDED
+    keep = folded != SKIP
+    text = folded[keep].tobytes().decode("utf-32-le")
+    starts = [0]
+    npos = 0
+    for _ in texts[1:]:
+        npos = text.index(SEPARATOR_CHAR, npos) + 1
+        starts.append(npos)
     return NormalizedBatch(texts, text, starts, orig_starts, folded, keep)
 
 

@@ -8,7 +8,7 @@ checked) today even where the feature that evaluates it arrives later; such oper
 from __future__ import annotations
 
 from qc_service.rules.model import MESSAGE_TYPES
-from qc_service.rules.operators.registry import REGISTRY, OperatorSpec, Param
+from qc_service.rules.registry import REGISTRY, OperatorSpec, Param
 
 CONTACT_KINDS: tuple[str, ...] = ("phone", "wechat", "qq", "email", "url", "id_card", "bank_card")
 

@@ -1,0 +1,1 @@
+"""The ``qc`` command line: analyze, ingest, rules, serve, worker."""

@@ -1,0 +1,84 @@
+"""``qc analyze``: stateless analysis of a JSON Lines file, findings on stdout.
+
+Why stateless: admins try rules and data without a store; it writes nothing and takes
+everything (records, rules) from its arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from qc_service.cli.render import print_table
+from qc_service.ingest.records import RecordError, parse_record, to_conversation
+from qc_service.rules.analysis import analyze, finding_lines
+from qc_service.rules.compiled import RuleSet
+
+EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
+PROGRESS_MIN_LINES = 200
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, parsed object or None, error)`` for every non-blank line."""
+    with path.open(encoding="utf-8-sig") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield n, json.loads(raw), None
+            except json.JSONDecodeError as exc:
+                yield n, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+
+
+def input_error(line: int, message: str, field: str | None = None, record_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` findings line for an input line that could not be used."""
+    out: dict[str, Any] = {"type": "error", "stage": "input", "line": line, "field": field, "message": message}
+    if record_id is not None:
+        out["record_id"] = record_id
+    return out
+
+
+def analyze_file(path: Path, ruleset: RuleSet) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """Findings lines in input order, plus each conversation's message texts for rendering."""
+    lines: list[dict[str, Any]] = []
+    texts: dict[str, dict[str, str]] = {}
+    total = sum(1 for _ in path.open(encoding="utf-8-sig"))
+    err_console = Console(stderr=True)
+    with Progress(console=err_console, transient=True, disable=total < PROGRESS_MIN_LINES) as progress:
+        task = progress.add_task("analysing", total=total)
+        for n, data, error in read_jsonl(path):
+            progress.update(task, completed=n)
+            if error is not None:
+                lines.append(input_error(n, error))
+                continue
+            try:
+                record = parse_record(data, line=n)
+            except RecordError as exc:
+                lines.append(input_error(n, exc.message, exc.field, exc.record_id))
+                continue
+            conversation = to_conversation(record, final=True)
+            texts[record.id] = {m.id: m.text for m in conversation.messages}
+            lines.extend(finding_lines(analyze(ruleset, conversation), ruleset))
+    return lines, texts
+
+
+def emit(lines: list[dict[str, Any]], texts: dict[str, dict[str, str]], fmt: str) -> None:
+    """Write findings to stdout in the chosen format."""
+    if fmt == "jsonl":
+        out = sys.stdout
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.flush()
+    else:
+        print_table(Console(), lines, texts)
+
+
+def exit_code(lines: list[dict[str, Any]]) -> int:
+    """0 when everything was analysed, 1 when some record or stage failed."""
+    return EXIT_PARTIAL if any(line["type"] == "error" for line in lines) else EXIT_OK

@@ -1,0 +1,104 @@
+"""From rule results to findings: violations, tags, the score and per-stage errors.
+
+Why in the pure library: ``qc analyze`` (stateless) and the pipeline (stored) must print and
+store exactly the same findings; both call ``analyze`` and serialise with ``finding_lines``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qc_service.rules.compiled import RuleSet
+from qc_service.rules.evaluator import evaluate
+from qc_service.rules.model import Conversation, Evidence, RuleResult, Score
+from qc_service.rules.scorecard import score_conversation
+
+
+@dataclass(slots=True)
+class TagFinding:
+    """A tag put on (or taken off) a customer, with why."""
+
+    action: str
+    customer_id: str
+    tag: str
+    rule_id: str
+    rule_version: int
+    source: str
+    evidence: list[Evidence]
+
+
+@dataclass(slots=True)
+class StageError:
+    """One stage of one conversation failed; the other stages still ran."""
+
+    stage: str
+    message: str
+    rule_id: str | None = None
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything the rule stage found in one conversation."""
+
+    conversation_id: str
+    violations: list[RuleResult] = field(default_factory=list)
+    tags: list[TagFinding] = field(default_factory=list)
+    errors: list[StageError] = field(default_factory=list)
+    score: Score | None = None
+
+
+def analyze(
+    ruleset: RuleSet,
+    conversation: Conversation,
+    *,
+    features: dict[str, Any] | None = None,
+    stage_errors: list[StageError] | None = None,
+) -> Analysis:
+    """Evaluate every rule, derive tag findings and the scorecard."""
+    out = Analysis(conversation.id, errors=list(stage_errors or []))
+    for result in evaluate(ruleset, conversation, features=features):
+        rule = ruleset.get(result.rule_id)
+        if result.error:
+            out.errors.append(StageError(result.stage, f"{rule.id}: {result.error}", rule.id))
+            continue
+        if not result.triggered:
+            continue
+        if rule.kind == "violation":
+            out.violations.append(result)
+        elif rule.tag:
+            out.tags.append(
+                TagFinding("add", conversation.customer_id, rule.tag, rule.id, rule.version, "rule", result.evidence)
+            )
+    out.score = score_conversation(
+        ruleset, [v.rule_id for v in out.violations], complete=not out.errors
+    )
+    return out
+
+
+def finding_lines(analysis: Analysis, ruleset: RuleSet) -> list[dict[str, Any]]:
+    """The findings lines of ARCHITECTURE.md for one analysed conversation."""
+    lines: list[dict[str, Any]] = []
+    cid = analysis.conversation_id
+    for v in analysis.violations:
+        rule = ruleset.get(v.rule_id)
+        lines.append({
+            "type": "violation", "conversation_id": cid, "rule_id": v.rule_id,
+            "rule_version": v.rule_version, "severity": rule.severity,
+            "evidence": [e.to_dict() for e in v.evidence],
+        })  # fmt: skip
+    for t in analysis.tags:
+        lines.append({
+            "type": "tag", "action": t.action, "customer_id": t.customer_id, "conversation_id": cid,
+            "tag": t.tag, "rule_id": t.rule_id, "rule_version": t.rule_version, "source": t.source,
+            "evidence": [e.to_dict() for e in t.evidence],
+        })  # fmt: skip
+    if analysis.score is not None:
+        s = analysis.score
+        lines.append({
+            "type": "score", "conversation_id": cid, "score": s.score, "pass_mark": s.pass_mark,
+            "passed": s.passed, "complete": s.complete, "items": [i.to_dict() for i in s.items],
+        })  # fmt: skip
+    for e in analysis.errors:
+        lines.append({"type": "error", "conversation_id": cid, "stage": e.stage, "message": e.message})
+    return lines
