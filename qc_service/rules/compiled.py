@@ -82,6 +82,28 @@ def _combined_level(children: list[Node]) -> str:
     return "conversation" if any(c.level == "conversation" for c in children) else "message"
 
 
+_GATED_OPERATORS = frozenset({"keyword", "near"})
+
+
+def required_leaves(node: Node | None) -> frozenset[int] | None:
+    """The gate of a condition: leaves one of which must have hits for it to hold, or None."""
+    if node is None:
+        return None
+    if isinstance(node, Leaf):
+        if node.op in _GATED_OPERATORS and "error" not in node.compiled:
+            return frozenset({node.index})
+        return None
+    if isinstance(node, NotOf):
+        return None
+    gates = [required_leaves(child) for child in node.children]
+    if isinstance(node, AnyOf):
+        if any(g is None for g in gates):
+            return None
+        return frozenset().union(*[g for g in gates if g is not None])
+    known = [g for g in gates if g is not None]
+    return min(known, key=len) if known else None
+
+
 def iter_leaves(node: Node | None) -> list[Leaf]:
     """Every leaf of a condition tree, nested condition parameters included."""
     if node is None:
@@ -119,6 +141,9 @@ class CompiledRule:
     definition: dict[str, Any] = field(default_factory=dict)
     lexicons: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    gate: frozenset[int] | None = None
+    """Leaf indexes of which at least one must have automaton hits for the rule to fire
+    (None: the rule must always be evaluated). Lets a conversation skip most rules at once."""
 
     def applies_to(self, conversation: Conversation) -> bool:
         """Scope check: channel and team."""

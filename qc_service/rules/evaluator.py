@@ -145,9 +145,13 @@ def evaluate(
     ``hot_only`` restricts to rules the hot lane can run (message-level and lexical).
     """
     ctx = ruleset.context(conversation, features)
+    with_hits = ctx.hits.keys()
     results = []
     for rule in ruleset.rules:
         if not rule.enabled or not rule.applies_to(conversation) or (hot_only and not rule.hot):
+            continue
+        if rule.gate is not None and with_hits.isdisjoint(rule.gate):
+            results.append(RuleResult(rule.id, rule.version, rule.kind, triggered=False))
             continue
         results.append(evaluate_rule(rule, ctx))
     return results

@@ -14,7 +14,14 @@ from typing import Any, Protocol
 import yaml
 
 from qc_service.rules import operators  # noqa: F401  (registers every operator)
-from qc_service.rules.compiled import CompiledRule, LexicalIndex, Node, RuleSet, iter_leaves
+from qc_service.rules.compiled import (
+    CompiledRule,
+    LexicalIndex,
+    Node,
+    RuleSet,
+    iter_leaves,
+    required_leaves,
+)
 from qc_service.rules.conditions import ConditionParser
 from qc_service.rules.errors import RuleError, RuleValidationError
 from qc_service.rules.matcher import Matcher
@@ -345,6 +352,8 @@ class _Loader:
                         own.append([])
                     if (leaf.index, role) not in own[pid]:
                         own[pid].append((leaf.index, role))
+        for rule in rules:
+            rule.gate = required_leaves(rule.when)
         return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
 
 
