@@ -1,0 +1,1 @@
+"""Synthetic demo conversations (generator and the data set it writes)."""
