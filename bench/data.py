@@ -31,7 +31,11 @@ def lexicon(size: int = 20_000) -> tuple[list[str], str]:
     houbb = SHARED / "sensitive_lexicon_houbb" / "dict_v20240407.txt"
     if houbb.exists():
         words = [w.strip() for w in houbb.read_text(encoding="utf-8").splitlines()]
-        words = [w for w in dict.fromkeys(words) if len(w) >= 2 and any("\u4e00" <= c <= "\u9fff" for c in w)]
+        words = [
+            w
+            for w in dict.fromkeys(words)
+            if len(w) >= 2 and any("\u4e00" <= c <= "\u9fff" for c in w)
+        ]
         return words[:size], f"houbb deny dictionary (first {size} Chinese words)"
     convs, _ = conversations()
     grams: dict[str, None] = {}

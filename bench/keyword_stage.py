@@ -72,10 +72,16 @@ def run() -> dict[str, float]:
     ]  # fmt: skip
     ruleset = load_rules_data({"rules": rule_defs})
     conv_objs = [
-        Conversation(f"c{k}", "im", [Message(f"m{j}", "agent" if j % 2 else "customer", t) for j, t in enumerate(c)])
+        Conversation(
+            f"c{k}",
+            "im",
+            [Message(f"m{j}", "agent" if j % 2 else "customer", t) for j, t in enumerate(c)],
+        )
         for k, c in enumerate(convs)
     ]
-    single = [Conversation(f"s{k}", "im", [Message("m0", "agent", t)]) for k, t in enumerate(messages)]
+    single = [
+        Conversation(f"s{k}", "im", [Message("m0", "agent", t)]) for k, t in enumerate(messages)
+    ]
 
     def ours(objs: list[Conversation]) -> Callable[[], int]:
         def go() -> int:
@@ -100,13 +106,17 @@ def run() -> dict[str, float]:
     rate = {k: n_msgs / t for k, t in
             {"pyahocorasick raw": t_py, "ahocorasick-rs pre-normalized": t_rs, "ours per conversation": t_conv,
              "ours per message (hot lane)": t_msg, "ours scan only (normalize+match)": t_scan}.items()}  # fmt: skip
-    print(f"  raw hits: pyahocorasick {hits_py}, ahocorasick-rs {hits_rs}; rules fired (ours) {fired}")
+    print(
+        f"  raw hits: pyahocorasick {hits_py}, ahocorasick-rs {hits_rs}; rules fired (ours) {fired}"
+    )
     base_py = rate["pyahocorasick raw"]
     base_rs = rate["ahocorasick-rs pre-normalized"]
     print(f"  {'':36} {'msgs/s':>10} {'× pyahocorasick':>16} {'× ahocorasick-rs':>17}")
     for name, r in rate.items():
         print(f"  {name:36} {r:10.0f} {r / base_py:16.2f} {r / base_rs:17.2f}")
-    print("  targets: ours per conversation ≥ 1.0× pyahocorasick raw; stretch ≥ 0.5× ahocorasick-rs")
+    print(
+        "  targets: ours per conversation ≥ 1.0× pyahocorasick raw; stretch ≥ 0.5× ahocorasick-rs"
+    )
     return rate
 
 

@@ -39,7 +39,11 @@ def stc3(path: Path) -> Iterator[Conversation]:
     for line in path.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
         msgs = [
-            Message(f"m{i}", "agent" if t["role"] == "helpdesk" else "customer", " ".join(t["utterances"]))
+            Message(
+                f"m{i}",
+                "agent" if t["role"] == "helpdesk" else "customer",
+                " ".join(t["utterances"]),
+            )
             for i, t in enumerate(d["turns"])
         ]
         yield Conversation(d["id"], "im", msgs)
@@ -55,7 +59,9 @@ def flagged(convs: Iterator[Conversation]) -> tuple[int, dict[str, list[tuple[st
         texts = {m.id: m.text for m in conv.messages}
         for v in analyze(pack, conv).violations:
             ev = v.evidence[0]
-            hits.setdefault(v.rule_id, []).append((conv.id, ev.text or "", texts.get(ev.message_id or "", "")))
+            hits.setdefault(v.rule_id, []).append(
+                (conv.id, ev.text or "", texts.get(ev.message_id or "", ""))
+            )
     return n, hits
 
 
@@ -75,8 +81,14 @@ def demo_confusion() -> Counter[str]:
 
 def main() -> None:
     sources = {
-        "JDDC (JD.com customer service)": (jddc, SHARED / "jddc2019_cs_chat_sample" / "chat_sessions.jsonl"),
-        "STC-3 (Weibo helpdesks)": (stc3, SHARED / "stc3_weibo_helpdesk_dialogues" / "train_data_cn_compact.jsonl"),
+        "JDDC (JD.com customer service)": (
+            jddc,
+            SHARED / "jddc2019_cs_chat_sample" / "chat_sessions.jsonl",
+        ),
+        "STC-3 (Weibo helpdesks)": (
+            stc3,
+            SHARED / "stc3_weibo_helpdesk_dialogues" / "train_data_cn_compact.jsonl",
+        ),
     }
     for name, (reader, path) in sources.items():
         if not path.exists():

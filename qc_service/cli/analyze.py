@@ -36,21 +36,33 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
                 yield n, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
 
 
-def input_error(line: int, message: str, field: str | None = None, record_id: str | None = None) -> dict[str, Any]:
+def input_error(
+    line: int, message: str, field: str | None = None, record_id: str | None = None
+) -> dict[str, Any]:
     """An ``error`` findings line for an input line that could not be used."""
-    out: dict[str, Any] = {"type": "error", "stage": "input", "line": line, "field": field, "message": message}
+    out: dict[str, Any] = {
+        "type": "error",
+        "stage": "input",
+        "line": line,
+        "field": field,
+        "message": message,
+    }
     if record_id is not None:
         out["record_id"] = record_id
     return out
 
 
-def analyze_file(path: Path, ruleset: RuleSet) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+def analyze_file(
+    path: Path, ruleset: RuleSet
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
     """Findings lines in input order, plus each conversation's message texts for rendering."""
     lines: list[dict[str, Any]] = []
     texts: dict[str, dict[str, str]] = {}
     total = sum(1 for _ in path.open(encoding="utf-8-sig"))
     err_console = Console(stderr=True)
-    with Progress(console=err_console, transient=True, disable=total < PROGRESS_MIN_LINES) as progress:
+    with Progress(
+        console=err_console, transient=True, disable=total < PROGRESS_MIN_LINES
+    ) as progress:
         task = progress.add_task("analysing", total=total)
         for n, data, error in read_jsonl(path):
             progress.update(task, completed=n)

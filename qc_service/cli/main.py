@@ -12,10 +12,16 @@ import typer
 from rich.console import Console
 
 from qc_service.cli import analyze as analyze_cmd
+from qc_service.cli import store_cmds
+from qc_service.config import get_settings
+from qc_service.demo import DEMO_FILE
 from qc_service.rules.errors import RuleValidationError
 from qc_service.rules.loader import builtin_pack_path, load_rules_file
+from qc_service.store import open_store
 
-app = typer.Typer(help="qc-service: conversation quality inspection and smart tagging.", no_args_is_help=True)
+app = typer.Typer(
+    help="qc-service: conversation quality inspection and smart tagging.", no_args_is_help=True
+)
 rules_app = typer.Typer(help="Check and manage rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 err = Console(stderr=True)
@@ -33,7 +39,9 @@ def _load_rules(path: Path | None):  # type: ignore[no-untyped-def]
 @app.command()
 def analyze(
     records: Path = typer.Argument(..., help="JSON Lines file, one conversation a line"),
-    rules: Path | None = typer.Option(None, "--rules", help="rule file (default: the built-in pack)"),
+    rules: Path | None = typer.Option(
+        None, "--rules", help="rule file (default: the built-in pack)"
+    ),
     fmt: str = typer.Option("table", "--format", help="table or jsonl"),
 ) -> None:
     """Analyse records statelessly and print findings (writes nothing to any store)."""
@@ -58,6 +66,50 @@ def rules_check(path: Path = typer.Argument(..., help="rule file (YAML or JSON)"
         f"{path}: {len(ruleset.rules)} rules OK ({hot} on the hot lane, "
         f"{len(ruleset.index.matcher.patterns)} patterns)"
     )
+
+
+@app.command()
+def ingest(
+    records: Path = typer.Argument(..., help="JSON Lines file, one conversation a line"),
+) -> None:
+    """Store records (idempotent merge by id) in the configured database and analyse them."""
+    if not records.is_file():
+        err.print(f"[red]{records}: no such file[/red]")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE)
+    store = open_store(get_settings())
+    try:
+        answers = store_cmds.ingest_file(store, records, Console())
+    finally:
+        store.close()
+    bad = any(a.status == "rejected" or a.conversation_status == "failed" for a in answers)
+    raise typer.Exit(analyze_cmd.EXIT_PARTIAL if bad else analyze_cmd.EXIT_OK)
+
+
+@app.command()
+def demo() -> None:
+    """Ingest the shipped demo set into the configured store and print what was found."""
+    console = Console()
+    settings = get_settings()
+    console.print(f"Store: {settings.database_url}")
+    store = open_store(settings)
+    try:
+        store_cmds.ingest_file(store, DEMO_FILE, console)
+        store_cmds.print_summary(store, console)
+    finally:
+        store.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="bind address (loopback until auth is configured)"),
+    port: int = typer.Option(8000, help="port"),
+) -> None:
+    """Run the HTTP API (brings the database to the current schema on start)."""
+    import uvicorn
+
+    from qc_service.api.app import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover

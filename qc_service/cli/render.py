@@ -60,7 +60,9 @@ def findings_table(lines: list[dict[str, Any]], messages: dict[str, dict[str, st
         if line["type"] not in ("violation", "tag"):
             continue
         cid = line["conversation_id"]
-        finding = "violation" if line["type"] == "violation" else f"tag {line['action']}: {line['tag']}"
+        finding = (
+            "violation" if line["type"] == "violation" else f"tag {line['action']}: {line['tag']}"
+        )
         table.add_row(
             cid, finding, line["rule_id"], line.get("severity", ""),
             evidence_text(line["evidence"], messages.get(cid, {})),
@@ -83,7 +85,9 @@ def summary_table(lines: list[dict[str, Any]]) -> Table:
     return table
 
 
-def print_table(console: Console, lines: list[dict[str, Any]], messages: dict[str, dict[str, str]]) -> None:
+def print_table(
+    console: Console, lines: list[dict[str, Any]], messages: dict[str, dict[str, str]]
+) -> None:
     """The ``--format table`` output."""
     console.print(findings_table(lines, messages))
     console.print(summary_table(lines))

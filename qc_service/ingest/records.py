@@ -112,7 +112,14 @@ class RecordIn(_Open):
             for i, seg in enumerate(self.call.segments):
                 ts = self.started_at + timedelta(seconds=seg.start) if self.started_at else None
                 out.append(
-                    MessageIn(id=f"seg-{i}", role=seg.role, text=seg.text, ts=ts, start=seg.start, end=seg.end)
+                    MessageIn(
+                        id=f"seg-{i}",
+                        role=seg.role,
+                        text=seg.text,
+                        ts=ts,
+                        start=seg.start,
+                        end=seg.end,
+                    )
                 )
         return out
 
@@ -124,7 +131,9 @@ class RecordIn(_Open):
 class RecordError(Exception):
     """A record that cannot be accepted, with where and why."""
 
-    def __init__(self, message: str, *, record_id: str | None, field: str | None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, record_id: str | None, field: str | None, line: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.record_id = record_id
@@ -133,7 +142,12 @@ class RecordError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` findings-line fields."""
-        return {"line": self.line, "record_id": self.record_id, "field": self.field, "message": self.message}
+        return {
+            "line": self.line,
+            "record_id": self.record_id,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:

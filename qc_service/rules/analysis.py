@@ -68,7 +68,15 @@ def analyze(
             out.violations.append(result)
         elif rule.tag:
             out.tags.append(
-                TagFinding("add", conversation.customer_id, rule.tag, rule.id, rule.version, "rule", result.evidence)
+                TagFinding(
+                    "add",
+                    conversation.customer_id,
+                    rule.tag,
+                    rule.id,
+                    rule.version,
+                    "rule",
+                    result.evidence,
+                )
             )
     out.score = score_conversation(
         ruleset, [v.rule_id for v in out.violations], complete=not out.errors
@@ -100,5 +108,7 @@ def finding_lines(analysis: Analysis, ruleset: RuleSet) -> list[dict[str, Any]]:
             "passed": s.passed, "complete": s.complete, "items": [i.to_dict() for i in s.items],
         })  # fmt: skip
     for e in analysis.errors:
-        lines.append({"type": "error", "conversation_id": cid, "stage": e.stage, "message": e.message})
+        lines.append(
+            {"type": "error", "conversation_id": cid, "stage": e.stage, "message": e.message}
+        )
     return lines

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from qc_service.rules.normalize import fold_same_length
 
 _CN_DIGITS = str.maketrans("零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖", "001112233445566778899")
-_DIGITISH = re.compile(r"[\d⁰¹²³⁴-⁹₀-₉①-⒛❶-➓⓪-⓿㈠-㈩㊀-㊉零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖]")
+_DIGITISH = re.compile(
+    r"[\d⁰¹²³⁴-⁹₀-₉①-⒛❶-➓⓪-⓿㈠-㈩㊀-㊉零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖]"
+)
 _MIN_DIGITS = 5
 _RUN = re.compile(r"[0-9](?:[ \t\u3000\-–—._·/]{0,3}[0-9])*")
 _QQ_CUE = re.compile(r"(?:q\W{0,2}q|扣扣|企鹅|q号)\W{0,4}$")

@@ -22,8 +22,8 @@ from qc_service.rules.compiled import (
     RuleSet,
 )
 from qc_service.rules.model import Conversation, Evidence, RuleResult
-from qc_service.rules.registry import MessageHits, OperatorUnavailable
 from qc_service.rules.operators.text import message_evidence
+from qc_service.rules.registry import MessageHits, OperatorUnavailable
 
 
 def _unavailable(leaf: Leaf) -> OperatorUnavailable:
@@ -148,10 +148,13 @@ def evaluate(
     with_hits = ctx.hits.keys()
     results = []
     for rule in ruleset.rules:
-        if not rule.enabled or not rule.applies_to(conversation) or (hot_only and not rule.hot):
+        if not rule.enabled or (hot_only and not rule.hot):
             continue
-        if rule.gate is not None and with_hits.isdisjoint(rule.gate):
-            results.append(RuleResult(rule.id, rule.version, rule.kind, triggered=False))
+        if (rule.channels or rule.teams) and not rule.applies_to(conversation):
             continue
-        results.append(evaluate_rule(rule, ctx))
+        gate = rule.gate
+        if gate is not None and with_hits.isdisjoint(gate):
+            results.append(RuleResult(rule.id, rule.version, rule.kind, False))
+        else:
+            results.append(evaluate_rule(rule, ctx))
     return results

@@ -262,7 +262,7 @@ class _Loader:
         if len(self.errors) > before:
             return None
         rule = CompiledRule(
-            id=rid, name=name, kind=kind, severity=severity, deduct=deduct,
+            id=str(rid), name=str(name), kind=kind, severity=severity, deduct=deduct,
             fatal=bool(data.get("fatal", False)), when=when, actions=actions,
             enabled=bool(data.get("enabled", True)), channels=channels, teams=teams,
             tag=tag, definition=dict(data), lexicons=dict(self.used),

@@ -92,8 +92,12 @@ class Evidence:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
         """Inverse of ``to_dict`` (stored evidence back to objects)."""
-        fields = {k: data.get(k) for k in cls.__slots__}  # type: ignore[attr-defined]
-        return cls(**fields)
+        return cls(
+            kind=data["kind"], message_id=data.get("message_id"), role=data.get("role"),
+            start=data.get("start"), end=data.get("end"), text=data.get("text"),
+            t_start=data.get("t_start"), t_end=data.get("t_end"), value=data.get("value"),
+            unit=data.get("unit"), message_ids=data.get("message_ids"),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -180,22 +181,18 @@ def normalize_batch(texts: list[str]) -> NormalizedBatch:
     if len(texts) == 1:  # the hot lane's common case
         folded = table[np.frombuffer(texts[0].encode("utf-32-le"), dtype=np.uint32)]
         keep = folded != SKIP
-        return NormalizedBatch(texts, folded[keep].tobytes().decode("utf-32-le"), [0], [0], folded, keep)
+        return NormalizedBatch(
+            texts, folded[keep].tobytes().decode("utf-32-le"), [0], [0], folded, keep
+        )
     joined = SEPARATOR.join(texts)
     folded = table[np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)]
-    orig_starts = [0]
-    if len(texts) > 1:
-        for t in texts[:-1]:
-            orig_starts.append(orig_starts[-1] + len(t) + 1)
-        # only the separators we inserted survive; a NUL inside a message is skipped like any control
-        folded[np.asarray(orig_starts[1:], dtype=np.intp) - 1] = SEPARATOR_FOLDED
+    orig_starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+    # only the separators we inserted survive; a NUL inside a message is skipped like any control
+    folded[np.asarray(orig_starts[1:], dtype=np.intp) - 1] = SEPARATOR_FOLDED
     keep = folded != SKIP
-    text = folded[keep].tobytes().decode("utf-32-le")
-    starts = [0]
-    npos = 0
-    for _ in texts[1:]:
-        npos = text.index(SEPARATOR_CHAR, npos) + 1
-        starts.append(npos)
+    norm = folded[keep]
+    text = norm.tobytes().decode("utf-32-le")
+    starts = [0, *(np.flatnonzero(norm == SEPARATOR_FOLDED) + 1).tolist()]
     return NormalizedBatch(texts, text, starts, orig_starts, folded, keep)
 
 

@@ -28,7 +28,12 @@ def score_conversation(
         if rule.kind != "violation" or not (rule.deduct or rule.fatal):
             continue
         items.append(ScoreItem(rule.id, rule.deduct, rule.fatal))
+    return score_items(items, ruleset.pass_mark, complete=complete)
+
+
+def score_items(items: list[ScoreItem], pass_mark: int, *, complete: bool = True) -> Score:
+    """The scorecard for deductions that stand (a stored violation's own deduct/fatal)."""
     score = max(0, FULL_MARKS - sum(i.deduct for i in items))
     if any(i.fatal for i in items):
         score = 0
-    return Score(score, ruleset.pass_mark, score >= ruleset.pass_mark, complete, items)
+    return Score(score, pass_mark, score >= pass_mark, complete, items)

@@ -22,7 +22,9 @@ def rules(*rule_dicts: dict[str, Any], **top: Any) -> RuleSet:
     return load_rules_data({"version": 1, "rules": out, **top})
 
 
-def conv(*messages: tuple[str, str] | tuple[str, str, str], channel: str = "wechat") -> Conversation:
+def conv(
+    *messages: tuple[str, str] | tuple[str, str, str], channel: str = "wechat"
+) -> Conversation:
     """A conversation from ``(role, text)`` or ``(role, text, type)`` tuples; ids m1, m2, …"""
     msgs = []
     for i, m in enumerate(messages, start=1):
@@ -43,7 +45,9 @@ def spans(result: RuleResult) -> list[str]:
     return [e.text or "" for e in result.evidence]
 
 
-def assert_matches(condition: dict[str, Any], *messages: tuple[str, str], expect: list[str] | None = None) -> None:
+def assert_matches(
+    condition: dict[str, Any], *messages: tuple[str, str], expect: list[str] | None = None
+) -> None:
     """The condition fires (and, when given, with exactly these evidence texts)."""
     result = run_one(rules({"when": condition}), conv(*messages))
     assert result.error is None, result.error
@@ -61,7 +65,11 @@ def assert_no_match(condition: dict[str, Any], *messages: tuple[str, str]) -> No
 
 def shared_data() -> Path:
     """``../shared/data`` beside the checkout (or $QC_SHARED_DATA); skips where absent."""
-    root = Path(os.environ.get("QC_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+    root = Path(
+        os.environ.get(
+            "QC_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"
+        )
+    )
     if not root.is_dir():
         pytest.skip(f"shared data not found at {root} (set QC_SHARED_DATA)")
     return root

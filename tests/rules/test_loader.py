@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from qc_service.rules.errors import RuleValidationError
-from qc_service.rules.loader import load_builtin_pack, load_rules_data, load_rules_file, load_rules_text
+from qc_service.rules.loader import (
+    load_builtin_pack,
+    load_rules_data,
+    load_rules_file,
+    load_rules_text,
+)
 from qc_service.rules.registry import REGISTRY
 
 
@@ -18,7 +23,13 @@ def _errors(doc: object) -> list[str]:
 
 
 def test_unknown_key_names_rule_and_path() -> None:
-    errs = _errors({"rules": [{"id": "a.b", "name": "x", "when": {"keyword": {"words": ["红包"], "min_cout": 2}}}]})
+    errs = _errors(
+        {
+            "rules": [
+                {"id": "a.b", "name": "x", "when": {"keyword": {"words": ["红包"], "min_cout": 2}}}
+            ]
+        }
+    )
     assert errs == [
         "rules.yaml: rule a.b: rules[0].when.keyword.min_cout: unknown parameter of keyword "
         "(known: role, words, lexicon, file, min_count, allow, evasion, pinyin)"
@@ -47,7 +58,9 @@ def test_conversation_level_operator_nested_in_message_level_is_an_error() -> No
         "first": {"keyword": {"words": ["投诉"]}},
         "then": {"absent": {"cond": {"keyword": {"words": ["抱歉"]}}}},
     }}}]})  # fmt: skip
-    assert any("rules[0].when.sequence.then.absent: absent is conversation-level" in e for e in errs)
+    assert any(
+        "rules[0].when.sequence.then.absent: absent is conversation-level" in e for e in errs
+    )
 
 
 def test_unknown_operator_and_missing_words() -> None:
@@ -56,7 +69,10 @@ def test_unknown_operator_and_missing_words() -> None:
         {"id": "y", "name": "y", "when": {"keyword": {"role": "agent"}}},
     ]})  # fmt: skip
     assert any("rules[0].when.kewyord: unknown operator 'kewyord'" in e for e in errs)
-    assert any("rules[1].when.keyword: keyword needs at least one of words, lexicon, file" in e for e in errs)
+    assert any(
+        "rules[1].when.keyword: keyword needs at least one of words, lexicon, file" in e
+        for e in errs
+    )
 
 
 def test_actions_are_validated() -> None:
@@ -68,7 +84,9 @@ def test_actions_are_validated() -> None:
 
 
 def test_tag_keys_only_on_tag_rules() -> None:
-    errs = _errors({"rules": [{"id": "x", "name": "x", "tag": "t", "when": {"keyword": {"words": ["a"]}}}]})
+    errs = _errors(
+        {"rules": [{"id": "x", "name": "x", "tag": "t", "when": {"keyword": {"words": ["a"]}}}]}
+    )
     assert any("rules[0].tag: tag belongs to tag rules" in e for e in errs)
 
 
@@ -86,7 +104,9 @@ def test_lexicon_file_relative_to_rule_file(tmp_path: Path) -> None:
 
 def test_missing_lexicon_file_is_a_located_error(tmp_path: Path) -> None:
     rule_file = tmp_path / "rules.yaml"
-    rule_file.write_text("rules:\n  - {id: a, name: a, when: {keyword: {file: nope.txt}}}\n", encoding="utf-8")
+    rule_file.write_text(
+        "rules:\n  - {id: a, name: a, when: {keyword: {file: nope.txt}}}\n", encoding="utf-8"
+    )
     with pytest.raises(RuleValidationError) as info:
         load_rules_file(rule_file)
     assert "rules[0].when.keyword.file: cannot read word file 'nope.txt'" in str(info.value)
@@ -112,7 +132,11 @@ def test_every_operator_in_rules_md_is_registered_with_a_schema() -> None:
         pytest.skip(f"{rules_md} not found")
     names = []
     for line in rules_md.read_text(encoding="utf-8").splitlines():
-        if line.startswith("| ") and not line.startswith("| operator") and not line.startswith("|---"):
+        if (
+            line.startswith("| ")
+            and not line.startswith("| operator")
+            and not line.startswith("|---")
+        ):
             names.append(line.split("|")[1].strip())
     assert len(names) >= 18
     for name in names:
@@ -123,6 +147,15 @@ def test_every_operator_in_rules_md_is_registered_with_a_schema() -> None:
 def test_builtin_pack_loads_and_runs_on_the_hot_lane() -> None:
     pack = load_builtin_pack()
     ids = {r.id for r in pack.rules}
-    assert {"redline.private-contact", "redline.red-packet", "redline.guaranteed-returns", "redline.abuse"} <= ids
+    assert {
+        "redline.private-contact",
+        "redline.red-packet",
+        "redline.guaranteed-returns",
+        "redline.abuse",
+    } <= ids
     assert all(r.hot for r in pack.rules)
-    assert all(any(a.type == "alert" and a.target == "agent" for a in r.actions) for r in pack.rules if r.id.startswith("redline."))
+    assert all(
+        any(a.type == "alert" and a.target == "agent" for a in r.actions)
+        for r in pack.rules
+        if r.id.startswith("redline.")
+    )

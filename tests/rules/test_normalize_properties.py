@@ -11,16 +11,29 @@ from qc_service.rules.normalize import fold_word, normalize_batch
 
 HANZI = "红包返现稳赚不赔保本微信加我傻逼中国人你好"
 LATIN = "abcdefghijklmnopqrstuvwxyz0123456789"
-SEPARATORS = " *@#.,，。！!?？-_+=/\\|[]【】()（）<>《》~`'\"“”‘’·…😀🧧👍\u200b\u200c\u200d\ufeff\t\u3000"
+SEPARATORS = (
+    " *@#.,，。！!?？-_+=/\\|[]【】()（）<>《》~`'\"“”‘’·…😀🧧👍\u200b\u200c\u200d\ufeff\t\u3000"
+)
 CONTEXT = HANZI + "，。！？ 😀" + "的了是在有"
-VARIANTS = {"红": "紅", "现": "現", "赚": "賺", "赔": "賠", "a": "Ａ", "b": "ⓑ", "c": "C", "1": "①", "5": "５"}
+VARIANTS = {
+    "红": "紅",
+    "现": "現",
+    "赚": "賺",
+    "赔": "賠",
+    "a": "Ａ",
+    "b": "ⓑ",
+    "c": "C",
+    "1": "①",
+    "5": "５",
+}
 
 word_st = st.one_of(
     st.text(alphabet=HANZI, min_size=2, max_size=5),
     st.text(alphabet=LATIN, min_size=2, max_size=6),
-    st.tuples(st.text(alphabet=LATIN, min_size=1, max_size=3), st.text(alphabet=HANZI, min_size=1, max_size=3)).map(
-        "".join
-    ),
+    st.tuples(
+        st.text(alphabet=LATIN, min_size=1, max_size=3),
+        st.text(alphabet=HANZI, min_size=1, max_size=3),
+    ).map("".join),
 )
 
 
@@ -65,7 +78,9 @@ def test_offsets_map_every_kept_character_back(texts: list[str]) -> None:
             assert fold_word(orig[o_start]) == norm[j]
 
 
-@given(st.text(alphabet=HANZI, min_size=2, max_size=4), st.text(alphabet=HANZI, min_size=1, max_size=2))
+@given(
+    st.text(alphabet=HANZI, min_size=2, max_size=4), st.text(alphabet=HANZI, min_size=1, max_size=2)
+)
 def test_hanzi_are_never_skipped(word: str, inserted: str) -> None:
     text = word[0] + inserted + word[1:]
     if word in text:

@@ -49,7 +49,9 @@ def test_keyword_role_filter_and_system_messages() -> None:
 def test_keyword_min_count_counts_across_the_conversation() -> None:
     cond = {"keyword": {"words": ["便宜", "优惠"], "min_count": 3, "role": C}}
     assert_no_match(cond, (C, "能便宜吗"), (A, "便宜不了"), (C, "有优惠吗"))
-    assert_matches(cond, (C, "能便宜吗"), (C, "有优惠吗"), (C, "再便宜点"), expect=["便宜", "优惠", "便宜"])
+    assert_matches(
+        cond, (C, "能便宜吗"), (C, "有优惠吗"), (C, "再便宜点"), expect=["便宜", "优惠", "便宜"]
+    )
 
 
 def test_keyword_evasion_off_matches_exact_text_only() -> None:
@@ -85,10 +87,18 @@ def test_contact_info_finds_hidden_details(text: str, kind: str, expect: str) ->
 
 @pytest.mark.parametrize(
     "text",
-    ["订单号 138001388881234", "官方客服热线 400-820-8820", "合计 15000 元，2026-11-20 到货", "用微信支付就可以", "快递单号 SF1234567890123"],
+    [
+        "订单号 138001388881234",
+        "官方客服热线 400-820-8820",
+        "合计 15000 元，2026-11-20 到货",
+        "用微信支付就可以",
+        "快递单号 SF1234567890123",
+    ],
 )
 def test_contact_info_leaves_order_numbers_and_amounts_alone(text: str) -> None:
-    assert_no_match({"contact_info": {"kinds": ["phone", "wechat", "qq", "id_card", "bank_card"]}}, (A, text))
+    assert_no_match(
+        {"contact_info": {"kinds": ["phone", "wechat", "qq", "id_card", "bank_card"]}}, (A, text)
+    )
 
 
 def test_message_type() -> None:
@@ -114,7 +124,10 @@ def test_all_any_not_mean_the_same_message() -> None:
 
 
 def test_top_level_not_behaves_like_absent() -> None:
-    result = run_one(rules({"when": {"not": {"keyword": {"words": ["您好"], "role": "agent"}}}}), conv((A, "在"), (C, "嗯")))
+    result = run_one(
+        rules({"when": {"not": {"keyword": {"words": ["您好"], "role": "agent"}}}}),
+        conv((A, "在"), (C, "嗯")),
+    )
     assert result.triggered
     assert result.evidence[0].kind == "window"
     assert result.evidence[0].message_ids == ["m1", "m2"]

@@ -29,7 +29,10 @@ _SPECS = [
         params={
             **_WORDS,
             "min_count": Param("int", default=1, minimum=1),
-            "allow": Param("word_source", doc="phrases (or {words, lexicon, file}) that cancel a hit inside them"),
+            "allow": Param(
+                "word_source",
+                doc="phrases (or {words, lexicon, file}) that cancel a hit inside them",
+            ),
             "evasion": Param("bool", default=True),
             "pinyin": Param("bool", default=False),
         },

@@ -69,7 +69,7 @@ def _word_patterns(words: list[str], role: str, raw: bool) -> list[Pattern]:
 
 
 @REGISTRY.compiler("keyword")
-def compile_keyword(leaf: Leaf, report: Callable[[str, str], None]) -> list[Pattern]:
+def compile_keyword(leaf: Leaf, _report: Callable[[str, str], None]) -> list[Pattern]:
     """Words and allow phrases go into the rule set's automaton (raw when evasion is off)."""
     raw = not leaf.params["evasion"]
     if leaf.params.get("pinyin"):
@@ -139,7 +139,7 @@ def message_type(leaf: Leaf, ctx: EvalContext) -> MessageHits:
 
 
 @REGISTRY.compiler("near")
-def compile_near(leaf: Leaf, report: Callable[[str, str], None]) -> list[Pattern]:
+def compile_near(leaf: Leaf, _report: Callable[[str, str], None]) -> list[Pattern]:
     """Both word lists go into the automaton, tagged a and b."""
     return _word_patterns(leaf.params["a"], "a", False) + _word_patterns(
         leaf.params["b"], "b", False

@@ -1,0 +1,89 @@
+"""The FastAPI app factory: no import-time side effects; the store opens in the lifespan.
+
+Why a factory: tests build apps against their own SQLite/PostgreSQL stores; ``qc serve`` builds
+one from the environment. Every error leaves in one shape: ``{"error": {code, message, field,
+record_id, rule_id}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qc_service import __version__
+from qc_service.config import Settings, get_settings
+from qc_service.conversations.router import router as conversations_router
+from qc_service.errors import QCError
+from qc_service.store import Store, open_store
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "field": field,
+            "record_id": None,
+            "rule_id": None,
+        }
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the API. Pass ``store`` to share an already-open store (tests)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or open_store(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="qc-service",
+        version=__version__,
+        description="Conversation quality inspection (质检) and smart tagging (智能标签).",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    if store is not None:
+        app.state.store = store
+
+    @app.exception_handler(QCError)
+    async def qc_error(_request: Request, exc: QCError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err.get("loc", []) if p != "body"]
+        return _error(
+            422, "REQUEST_INVALID", err.get("msg", "invalid request"), ".".join(loc) or None
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.get("/v1/healthz", tags=["ops"], summary="Liveness and schema check")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(conversations_router)
+    return app

@@ -1,0 +1,91 @@
+"""``qc ingest`` and ``qc demo``: records into the configured store, and what was found.
+
+Why ``qc demo`` prints from the store, not from memory: it shows what a reviewer or manager
+will see through the API — stored violations, evidence, scores and tags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from qc_service.cli.analyze import read_jsonl
+from qc_service.cli.render import evidence_text
+from qc_service.ingest.service import RecordAnswer, ingest_one
+from qc_service.review.service import recent_violations, summary
+from qc_service.store import Store
+
+
+def ingest_file(store: Store, path: Path, console: Console) -> list[RecordAnswer]:
+    """Ingest a JSON Lines file as final records, with a progress bar on stderr."""
+    from rich.progress import Progress
+
+    answers: list[RecordAnswer] = []
+    total = sum(1 for _ in path.open(encoding="utf-8-sig"))
+    with Progress(console=Console(stderr=True), transient=True, disable=total < 50) as progress:
+        task = progress.add_task(f"ingesting {path.name}", total=total)
+        for n, data, error in read_jsonl(path):
+            progress.update(task, completed=n)
+            if error is not None:
+                answers.append(RecordAnswer(None, "rejected", n, {"code": "RECORD_INVALID", "message": error,
+                                                                  "field": None, "record_id": None, "rule_id": None}))  # fmt: skip
+                continue
+            answers.append(ingest_one(store, data, line=n, final=True))
+    counts = {
+        s: sum(1 for a in answers if a.status == s) for s in ("accepted", "unchanged", "rejected")
+    }
+    failed = sum(1 for a in answers if a.conversation_status == "failed")
+    console.print(
+        f"{path}: {counts['accepted']} accepted, {counts['unchanged']} unchanged, "
+        f"{counts['rejected']} rejected, {failed} failed analysis",
+        soft_wrap=True,
+    )
+    for a in answers:
+        if a.status == "rejected" and a.error:
+            field = f" {a.error['field']}:" if a.error.get("field") else ""
+            console.print(
+                f"[red]rejected[/red] line {a.line} record {a.id}:{field} {a.error['message']}",
+                soft_wrap=True,
+            )
+    return answers
+
+
+def print_summary(store: Store, console: Console) -> None:
+    """Violations by rule and agent, scores, tags, and a few findings with their evidence."""
+    tenant = store.settings.default_tenant
+    with store.session_factory() as db_session:
+        s = summary(db_session=db_session, tenant_id=tenant)
+        console.print(f"\n[bold]{s.conversations} conversations[/bold] in the store "
+                      f"({s.analysed} analysed, {s.failed} failed)")  # fmt: skip
+        rules = Table(title="Violations by rule")
+        rules.add_column("rule")
+        rules.add_column("violations", justify="right")
+        for rule_id, n in s.violations_by_rule:
+            rules.add_row(rule_id, str(n))
+        agents = Table(title="Violations by agent (top 5)")
+        agents.add_column("agent")
+        agents.add_column("violations", justify="right")
+        for ext, name, n in s.violations_by_agent[:5]:
+            agents.add_row(f"{name} ({ext})", str(n))
+        console.print(rules)
+        console.print(agents)
+        sc = s.scores
+        console.print(f"Scores: {sc['scored']} scored, {sc['passed']} passed, mean {sc['mean']}; "
+                      f"by band {sc['distribution']}")  # fmt: skip
+        console.print("Customer tags: " + ", ".join(f"{t} ×{n}" for t, n in s.tags))
+        console.print(
+            "\n[bold]A few findings, evidence highlighted as the reviewer sees it:[/bold]"
+        )
+        for v in recent_violations(db_session=db_session, tenant_id=tenant, limit=6):
+            texts = {m.external_id: m.text for m in v.conversation.messages}
+            console.print(
+                f"[bold]{v.conversation.external_id}[/bold] {v.rule_id} ({v.severity}, v{v.rule_version}):"
+            )
+            console.print(evidence_text([e.to_dict() for e in v.evidence], texts))
+    console.print(
+        "\nWhere to look next: `qc serve` then GET /v1/conversations/<id> (e.g. demo-0001) and the OpenAPI "
+        "docs at http://127.0.0.1:8000/docs; `qc analyze FILE --format jsonl` for stateless findings; "
+        "rules in qc_service/rules/packs/default.yaml."
+    )

@@ -1,0 +1,76 @@
+"""One small exception tree for the service; the API maps it to one JSON error shape.
+
+Why stable codes: clients (and tests) branch on ``code``, never on message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QCError(Exception):
+    """Base of every error a user can see."""
+
+    code = "ERROR"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        record_id: str | None = None,
+        rule_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.record_id = record_id
+        self.rule_id = rule_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"error": {"code", "message", "field", "record_id", "rule_id"}}``."""
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "field": self.field,
+                "record_id": self.record_id,
+                "rule_id": self.rule_id,
+            }
+        }
+
+
+class NotFound(QCError):
+    """The thing asked for does not exist (in this tenant)."""
+
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Conflict(QCError):
+    """The request contradicts what is stored (a known message id with different text)."""
+
+    code = "CONFLICT"
+    status = 409
+
+
+class RecordInvalid(QCError):
+    """A record breaks the record contract."""
+
+    code = "RECORD_INVALID"
+    status = 422
+
+
+class RuleInvalid(QCError):
+    """A rule file or rule cannot be loaded."""
+
+    code = "RULE_INVALID"
+    status = 422
+
+
+class InvalidTransition(QCError):
+    """A violation cannot move from its status to the requested one."""
+
+    code = "INVALID_TRANSITION"
+    status = 409

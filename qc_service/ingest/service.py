@@ -1,0 +1,86 @@
+"""Ingest records: validate, store (each record in its own transaction), then analyse.
+
+Why one transaction per record: a bad record in a batch is rejected with its id and field, and
+nothing already accepted is lost. Storing commits before analysis starts, so a crash during
+analysis leaves a ``pending`` conversation that a re-run (or the sweep) picks up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qc_service.conversations.service import merge_record
+from qc_service.errors import QCError
+from qc_service.ingest.records import RecordError, parse_record
+from qc_service.pipeline.service import analyze_conversation
+from qc_service.rulesets.service import ensure_builtin_pack
+from qc_service.store import Store
+
+
+@dataclass(slots=True)
+class RecordAnswer:
+    """The per-record answer: accepted, unchanged or rejected (with the error)."""
+
+    id: str | None
+    status: str
+    line: int | None = None
+    error: dict[str, Any] | None = None
+    conversation_status: str | None = None
+    findings: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """API/CLI shape."""
+        return {"id": self.id, "status": self.status, "line": self.line, "error": self.error,
+                "conversation_status": self.conversation_status}  # fmt: skip
+
+
+def _rejected(line: int | None, err: QCError | RecordError, record_id: str | None) -> RecordAnswer:
+    if isinstance(err, RecordError):
+        error = {
+            "code": "RECORD_INVALID",
+            "message": err.message,
+            "field": err.field,
+            "record_id": err.record_id,
+            "rule_id": None,
+        }
+    else:
+        error = err.to_dict()["error"]
+    return RecordAnswer(record_id, "rejected", line, error)
+
+
+def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool) -> RecordAnswer:
+    """Validate, store and analyse one record."""
+    try:
+        record = parse_record(data, line=line)
+    except RecordError as exc:
+        return _rejected(line, exc, exc.record_id)
+    try:
+        with store.session_factory() as db_session, db_session.begin():
+            ensure_builtin_pack(db_session=db_session, tenant_id=record.tenant)
+            merged = merge_record(
+                db_session=db_session, record=record, final=final, tz=store.settings.timezone
+            )
+            pk = merged.conversation.id
+            outcome = merged.outcome
+    except QCError as exc:
+        return _rejected(line, exc, record.id)
+    answer = RecordAnswer(record.id, outcome, line)
+    if outcome == "accepted":
+        analysis = analyze_conversation(session_factory=store.session_factory, conversation_pk=pk)
+        answer.conversation_status = "failed" if analysis is None else "analysed"
+        if analysis is not None:
+            answer.findings = {
+                "violations": len(analysis.violations),
+                "tags": len(analysis.tags),
+                "errors": len(analysis.errors),
+            }
+    return answer
+
+
+def ingest_many(
+    store: Store, items: Iterable[tuple[int | None, Any]], *, final: bool
+) -> list[RecordAnswer]:
+    """Ingest ``(line, data)`` items in order; each answer stands on its own."""
+    return [ingest_one(store, data, line=line, final=final) for line, data in items]

@@ -1,0 +1,1 @@
+"""The lanes: analysis of stored conversations and the persistence of its findings."""

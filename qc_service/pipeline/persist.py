@@ -1,0 +1,150 @@
+"""Write an analysis into the store: violations + evidence, the score, customer tags, errors.
+
+Why here and idempotent: re-running analysis on the same conversation (a retry, a sweep, a
+final run after provisional ones) must produce no duplicate findings. One violation per
+(tenant, conversation, rule); later runs only add evidence not seen before; a violation that is
+appealed or decided is never rewritten. All of it happens in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qc_service.audit.models import AuditEvent
+from qc_service.conversations.models import Conversation
+from qc_service.db.base import utcnow
+from qc_service.review.models import Evidence, Score, Violation
+from qc_service.rules.analysis import Analysis, TagFinding
+from qc_service.rules.compiled import RuleSet
+from qc_service.rules.model import Evidence as Ev
+from qc_service.rules.model import ScoreItem
+from qc_service.rules.scorecard import score_items
+from qc_service.tagging.models import CustomerTag
+
+FROZEN = frozenset({"appealed", "upheld", "overturned", "confirmed"})
+"""Statuses re-analysis never touches."""
+MAX_TAG_EVIDENCE = 20
+
+
+def _evidence_row(ev: Ev) -> Evidence:
+    return Evidence(
+        kind=ev.kind, message_external_id=ev.message_id, role=ev.role, start=ev.start, end=ev.end,
+        text=ev.text, t_start=ev.t_start, t_end=ev.t_end, value=ev.value, unit=ev.unit, message_ids=ev.message_ids,
+    )  # fmt: skip
+
+
+def _key(ev: Ev | Evidence) -> tuple[object, ...]:
+    mid = ev.message_id if isinstance(ev, Ev) else ev.message_external_id
+    return (ev.kind, mid, ev.start, ev.end, ev.t_start, ev.t_end)
+
+
+def save_violations(
+    db_session: Session, conv: Conversation, ruleset: RuleSet, analysis: Analysis
+) -> list[Violation]:
+    """Create or extend one violation per fired rule; returns the violations created."""
+    existing = {
+        v.rule_id: v
+        for v in db_session.scalars(select(Violation).where(Violation.conversation_id == conv.id))
+    }
+    created = []
+    for result in analysis.violations:
+        rule = ruleset.get(result.rule_id)
+        violation = existing.get(rule.id)
+        if violation is None:
+            violation = Violation(
+                tenant_id=conv.tenant_id, conversation_id=conv.id, rule_id=rule.id, rule_version=rule.version,
+                severity=rule.severity, status="open", deduct=rule.deduct, fatal=rule.fatal,
+                actions=[{**a.to_dict(), "status": "recorded", "error": None} for a in rule.actions],
+            )  # fmt: skip
+            violation.evidence = [_evidence_row(e) for e in result.evidence]
+            db_session.add(violation)
+            db_session.flush()
+            db_session.add(AuditEvent(
+                tenant_id=conv.tenant_id, entity_type="violation", entity_id=str(violation.id),
+                action="opened", actor="system", before=None,
+                after={"status": "open", "rule_id": rule.id, "rule_version": rule.version, "conversation": conv.external_id},
+            ))  # fmt: skip
+            created.append(violation)
+            continue
+        if violation.status in FROZEN:
+            continue
+        seen = {_key(e) for e in violation.evidence}
+        for ev in result.evidence:
+            if _key(ev) not in seen:
+                violation.evidence.append(_evidence_row(ev))
+                seen.add(_key(ev))
+    db_session.flush()
+    return created
+
+
+def save_score(db_session: Session, conv: Conversation, pass_mark: int, *, complete: bool) -> Score:
+    """Recompute the score from the violations that stand (overturned ones give points back)."""
+    standing = db_session.scalars(
+        select(Violation)
+        .where(Violation.conversation_id == conv.id, Violation.status != "overturned")
+        .order_by(Violation.id)
+    ).all()
+    items = [ScoreItem(v.rule_id, v.deduct, v.fatal) for v in standing if v.deduct or v.fatal]
+    result = score_items(items, pass_mark, complete=complete)
+    row = db_session.scalars(select(Score).where(Score.conversation_id == conv.id)).one_or_none()
+    if row is None:
+        row = Score(conversation_id=conv.id)
+        db_session.add(row)
+    row.score, row.pass_mark, row.passed, row.complete = (
+        result.score,
+        result.pass_mark,
+        result.passed,
+        result.complete,
+    )
+    row.items = [i.to_dict() for i in result.items]
+    row.computed_at = utcnow()
+    db_session.flush()
+    return row
+
+
+def save_tags(db_session: Session, conv: Conversation, tags: list[TagFinding]) -> None:
+    """Put tags on the conversation's customer; a tag removed by hand is not re-added."""
+    now = utcnow()
+    for finding in tags:
+        row = db_session.scalars(
+            select(CustomerTag).where(
+                CustomerTag.customer_id == conv.customer_id, CustomerTag.tag == finding.tag
+            )
+        ).one_or_none()
+        evidence = [{**e.to_dict(), "conversation_id": conv.external_id} for e in finding.evidence]
+        if row is None:
+            db_session.add(CustomerTag(
+                tenant_id=conv.tenant_id, customer_id=conv.customer_id, tag=finding.tag, source=finding.source,
+                rule_id=finding.rule_id, rule_version=finding.rule_version, evidence=evidence[:MAX_TAG_EVIDENCE],
+                first_seen_at=now, last_seen_at=now,
+            ))  # fmt: skip
+            continue
+        if row.removed_at is not None and row.removed_by not in (None, "system"):
+            continue
+        known = {
+            (e.get("conversation_id"), e.get("message_id"), e.get("start"))
+            for e in row.evidence or []
+        }
+        fresh = [
+            e for e in evidence if (e["conversation_id"], e["message_id"], e["start"]) not in known
+        ]
+        row.evidence = ((row.evidence or []) + fresh)[-MAX_TAG_EVIDENCE:]
+        row.last_seen_at = now
+        row.removed_at = None
+        row.rule_id, row.rule_version = finding.rule_id, finding.rule_version
+    db_session.flush()
+
+
+def save_analysis(
+    db_session: Session, conv: Conversation, ruleset: RuleSet, analysis: Analysis
+) -> None:
+    """Everything an analysis found, in the caller's transaction; the conversation is analysed."""
+    save_violations(db_session, conv, ruleset, analysis)
+    save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
+    save_tags(db_session, conv, analysis.tags)
+    conv.stage_errors = [{"stage": e.stage, "message": e.message} for e in analysis.errors]
+    conv.status = "analysed"
+    conv.analysed_at = utcnow()
+    conv.analysis_attempts = (conv.analysis_attempts or 0) + 1
+    db_session.flush()
