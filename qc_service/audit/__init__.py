@@ -1,0 +1,1 @@
+"""Append-only audit trail of state changes (who changed what, before and after)."""

@@ -1,0 +1,1 @@
+"""Conversations (chats and calls) and their messages, as ingested and awaiting analysis."""

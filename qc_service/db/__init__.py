@@ -1,0 +1,1 @@
+"""Database plumbing: declarative base, engines and sessions, schema migrations."""

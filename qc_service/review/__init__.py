@@ -1,0 +1,1 @@
+"""Findings a reviewer acts on: violations with evidence, appeals, and conversation scores."""

@@ -1,0 +1,137 @@
+"""ORM models for violations, their evidence, appeals and conversation scores.
+
+Why one violation per (tenant, conversation, rule): re-analysis adds evidence to the violation it
+already found instead of creating a second one, so appeals and decisions stay attached to a single
+row that re-analysis never deletes or rewrites once it has been appealed or decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qc_service.conversations.models import Conversation
+from qc_service.db.base import Base, CreatedAtMixin, JSONType, TimestampMixin, utcnow
+from qc_service.tenancy.models import Tenant
+
+
+class Violation(TimestampMixin, Base):
+    """A rule that fired on a conversation, with its review state."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "conversation_id", "rule_id"),
+        Index("ix_violations_status", "status"),
+        Index("ix_violations_rule_id", "rule_id"),
+        Index("ix_violations_conversation_id", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    """The rule's stable id (``redline.red-packet``), not a foreign key: it names the rule."""
+    rule_version: Mapped[int]
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """``open`` | ``appealed`` | ``upheld`` | ``overturned`` | ``confirmed``."""
+    deduct: Mapped[int] = mapped_column(default=0)
+    fatal: Mapped[bool] = mapped_column(default=False)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """Actions taken: ``[{"type", "target", "status", "error"}]``."""
+    decided_at: Mapped[datetime | None]
+
+    tenant: Mapped[Tenant] = relationship()
+    conversation: Mapped[Conversation] = relationship()
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="violation",
+        order_by="Evidence.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    appeals: Mapped[list[Appeal]] = relationship(back_populates="violation", order_by="Appeal.id")
+
+
+class Evidence(CreatedAtMixin, Base):
+    """Where a violation was seen: a span, a message, a window (something absent) or audio."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    violation_id: Mapped[int] = mapped_column(
+        ForeignKey("violations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    """``span`` | ``message`` | ``window`` | ``audio``."""
+    message_external_id: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(16))
+    start: Mapped[int | None] = mapped_column("start_offset")
+    """Code-point offset into the original message text (``end`` exclusive)."""
+    end: Mapped[int | None] = mapped_column("end_offset")
+    text: Mapped[str | None] = mapped_column(Text)
+    t_start: Mapped[float | None] = mapped_column(Float)
+    t_end: Mapped[float | None] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    message_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    """For ``window`` evidence: the messages of the window where something was expected."""
+
+    violation: Mapped[Violation] = relationship(back_populates="evidence")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evidence object of the findings contract (ARCHITECTURE.md, "Findings")."""
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "message_id": self.message_external_id,
+            "role": self.role,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "value": self.value,
+            "unit": self.unit,
+        }
+        if self.kind == "window":
+            data["message_ids"] = list(self.message_ids or [])
+        return data
+
+
+class Appeal(Base):
+    """An agent's appeal against a violation, and the reviewer's decision on it."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    appellant: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    reviewer: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+
+    violation: Mapped[Violation] = relationship(back_populates="appeals")
+
+
+class Score(Base):
+    """A conversation's scorecard result (one row per conversation, replaced on re-analysis)."""
+
+    __tablename__ = "scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    score: Mapped[int]
+    pass_mark: Mapped[int]
+    passed: Mapped[bool]
+    complete: Mapped[bool]
+    """False when a stage failed for the conversation (the score may be too generous)."""
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """Deductions: ``[{"rule_id", "deduct"}]``."""
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship()

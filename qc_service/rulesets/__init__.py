@@ -1,0 +1,1 @@
+"""Stored rules and their immutable published versions (definition + lexicon snapshot)."""

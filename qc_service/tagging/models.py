@@ -1,0 +1,44 @@
+"""ORM model for customer tags.
+
+Why one row per (customer, tag) with first/last seen and a soft removal: a tag is re-confirmed by
+every conversation that shows it, and removing it (exclusive groups, group leave, by hand) must
+keep who removed it and when, so a later re-analysis does not silently bring it back unseen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qc_service.db.base import Base, JSONType, utcnow
+from qc_service.tenancy.models import Customer, Tenant
+
+
+class CustomerTag(Base):
+    """A tag on a customer (``小学``, ``高意向``…) with where it came from and its evidence."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag"),
+        Index("ix_customer_tags_tenant_id_tag", "tenant_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    tag: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))
+    """``rule`` | ``qa`` | ``group`` | ``manual`` | ``aggregate``."""
+    rule_id: Mapped[str | None] = mapped_column(String(128))
+    rule_version: Mapped[int | None]
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+
+    tenant: Mapped[Tenant] = relationship()
+    customer: Mapped[Customer] = relationship()

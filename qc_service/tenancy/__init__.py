@@ -1,0 +1,1 @@
+"""Tenants and the people a tenant's conversations are between: employees and customers."""
