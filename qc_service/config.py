@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     """The tenants' time zone for day buckets."""
     default_tenant: str = "default"
     """Tenant used when a record names none."""
+    task_visibility_seconds: int = 120
+    """How long a deep-lane run may take before it is presumed lost: Celery's visibility timeout
+    and the conversation's lease. Keep it above the slowest analysis (short in tests)."""
+    sweep_interval_seconds: float = 30.0
+    """How often a process sweeps for stuck conversations and idle chats (one sweeper at a time)."""
+    task_max_retries: int = 3
+    """Bounded retries of a failed deep-lane run before the conversation is marked failed."""
+    celery_queue: str = "qc"
+    """The Celery queue of the deep lane."""
+    debug_task_delay_seconds: float = 0.0
+    """Tests only: a deep-lane run waits this long before analysing (to kill a worker mid-task)."""
     require_services: bool = False
     """Tests only: fail (not skip) when PostgreSQL/Redis are missing."""
 

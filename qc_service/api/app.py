@@ -17,9 +17,15 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qc_service import __version__
+from qc_service.alerts.hub import make_hub
+from qc_service.alerts.router import router as alerts_router
 from qc_service.config import Settings, get_settings
 from qc_service.conversations.router import router as conversations_router
 from qc_service.errors import QCError
+from qc_service.pipeline.celery_app import create_celery
+from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
+from qc_service.pipeline.sweep import Sweeper
+from qc_service.runtime import Runtime
 from qc_service.store import Store, open_store
 
 
@@ -40,6 +46,17 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
     return JSONResponse(body, status_code=status)
 
 
+def make_runtime(store: Store) -> Runtime:
+    """In-process deep lane and hub by default; Celery and Redis pub/sub with ``QC_BROKER_URL``."""
+    settings = store.settings
+    lane: DeepLane
+    if settings.broker_url:
+        lane = CeleryLane(create_celery(settings), settings.celery_queue)
+    else:
+        lane = InProcessLane(store)
+    return Runtime(store, lane, make_hub(settings.broker_url))
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the API. Pass ``store`` to share an already-open store (tests)."""
     settings = settings or get_settings()
@@ -48,9 +65,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or open_store(settings)
+        runtime = make_runtime(app.state.store)
+        app.state.runtime = runtime
+        app.state.hub = runtime.hub
+        await runtime.hub.start()
+        sweeper = Sweeper(app.state.store, runtime.lane.submit)
+        app.state.sweeper = sweeper
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
+            runtime.lane.close()
+            await runtime.hub.stop()
             if owned:
                 app.state.store.close()
 
@@ -86,4 +113,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         return {"status": "ok"}
 
     app.include_router(conversations_router)
+    app.include_router(alerts_router)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from qc_service.runtime import Runtime
 from qc_service.store import Store
 
 
@@ -15,6 +16,12 @@ def get_store(request: Request) -> Store:
     """The store opened at start-up."""
     store: Store = request.app.state.store
     return store
+
+
+def get_runtime(request: Request) -> Runtime:
+    """Store, deep lane and alert hub of this process."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def get_db(store: Annotated[Store, Depends(get_store)]) -> Iterator[Session]:
@@ -34,5 +41,6 @@ def get_tenant(
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbDep = Annotated[Session, Depends(get_db)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -112,5 +112,34 @@ def serve(
     uvicorn.run(create_app(get_settings()), host=host, port=port)
 
 
+@app.command()
+def worker(
+    loglevel: str = typer.Option("INFO", help="Celery log level"),
+) -> None:
+    """Run a deep-lane worker (Celery, needs QC_BROKER_URL); brings the database to the current
+    schema on start and sweeps for stuck conversations."""
+    from qc_service.pipeline.celery_app import create_celery, register_tasks
+    from qc_service.pipeline.lanes import CeleryLane
+    from qc_service.pipeline.sweep import Sweeper
+
+    settings = get_settings()
+    if not settings.broker_url:
+        err.print("[red]qc worker needs QC_BROKER_URL (e.g. redis://127.0.0.1:6379/0)[/red]")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE)
+    store = open_store(settings)
+    celery = create_celery(settings)
+    register_tasks(celery, store)
+    sweeper = Sweeper(store, CeleryLane(celery, settings.celery_queue).submit)
+    sweeper.start()
+    try:
+        celery.worker_main(
+            ["worker", "--pool=solo", "--concurrency=1", f"--loglevel={loglevel}", "-Q", settings.celery_queue,
+             "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        )  # fmt: skip
+    finally:
+        sweeper.stop()
+        store.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

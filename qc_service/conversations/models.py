@@ -43,6 +43,9 @@ class Conversation(TimestampMixin, Base):
     analysed_at: Mapped[datetime | None]
     analysis_attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]
+    """Until when the deep lane's latest run is presumed alive; the sweep re-queues after it."""
+    revision: Mapped[int] = mapped_column(default=0)
+    """Bumped by every change that needs analysis; a run marks ``analysed`` only the revision it read."""
 
     tenant: Mapped[Tenant] = relationship()
     employee: Mapped[Employee] = relationship()

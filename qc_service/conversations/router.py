@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from qc_service.api.deps import DbDep, StoreDep, TenantDep
+from qc_service.api.deps import DbDep, RuntimeDep, TenantDep
 from qc_service.conversations import schemas
 from qc_service.conversations.service import get_or_raise
-from qc_service.ingest.service import ingest_one
+from qc_service.ingest import live
 from qc_service.review.models import Score, Violation
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -21,11 +21,13 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
     responses={409: {"model": schemas.IngestResponse}, 422: {"model": schemas.IngestResponse}},
     summary="Ingest conversation records",
 )
-def ingest_records(body: schemas.IngestRequest, store: StoreDep) -> JSONResponse:
-    """Store each record (idempotent merge by id) and analyse it. Every record gets its own answer:
-    ``accepted``, ``unchanged`` or ``rejected`` with the error. When every record is rejected the
-    status is 409 (conflicting message text) or 422 (invalid records); otherwise 200."""
-    answers = [ingest_one(store, record, final=False) for record in body.records]
+def ingest_records(body: schemas.IngestRequest, runtime: RuntimeDep) -> JSONResponse:
+    """Store each record (idempotent merge by id), check its new messages against the hot-lane red
+    lines (alerts go out on the stream) and queue it for deep analysis. Every record gets its own
+    answer: ``accepted``, ``unchanged`` or ``rejected`` with the error. When every record is
+    rejected the status is 409 (conflicting message text) or 422 (invalid records); else 200.
+    Records posted here stay open until closed (``"closed": true``, the close call, or idle)."""
+    answers = [live.ingest_record(runtime, record) for record in body.records]
     out = schemas.IngestResponse(results=[schemas.RecordAnswerOut(**a.to_dict()) for a in answers])
     status = 200
     if all(a.status == "rejected" for a in answers):
@@ -63,3 +65,40 @@ def get_conversation(conversation_id: str, db: DbDep, tenant: TenantDep) -> sche
         score=schemas.ScoreOut(score=score.score, pass_mark=score.pass_mark, passed=score.passed,
                                complete=score.complete, items=score.items) if score else None,
     )  # fmt: skip
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=schemas.AppendResponse,
+    responses={
+        404: {"model": schemas.ErrorOut},
+        409: {"model": schemas.ErrorOut},
+        422: {"model": schemas.ErrorOut},
+    },
+    summary="Append messages as they are sent",
+)
+def append_messages(
+    conversation_id: str, body: schemas.AppendRequest, runtime: RuntimeDep, tenant: TenantDep
+) -> schemas.AppendResponse:
+    """New messages are stored, checked on the hot lane (an alert inside this call) and queued for
+    a provisional deep run; known message ids are left alone (a different text is a 409); an
+    append reopens a closed conversation."""
+    out = live.append(
+        runtime, tenant=tenant, conversation_id=conversation_id, messages=body.messages
+    )
+    return schemas.AppendResponse(**out)
+
+
+@router.post(
+    "/{conversation_id}/close",
+    response_model=schemas.CloseResponse,
+    responses={404: {"model": schemas.ErrorOut}},
+    summary="Close a conversation (final analysis)",
+)
+def close_conversation(
+    conversation_id: str, runtime: RuntimeDep, tenant: TenantDep
+) -> schemas.CloseResponse:
+    """Operators that need the end of the conversation run on the final analysis this queues."""
+    return schemas.CloseResponse(
+        **live.close(runtime, tenant=tenant, conversation_id=conversation_id)
+    )

@@ -37,8 +37,32 @@ class RecordAnswerOut(BaseModel):
     status: str = Field(description="accepted | unchanged | rejected")
     error: ErrorBody | None = None
     conversation_status: str | None = Field(
-        None, description="analysed | failed, for accepted records"
+        None, description="pending (queued for deep analysis) for accepted records"
     )
+    alerts: int = Field(0, description="alerts raised by the record's new messages")
+
+
+class AppendRequest(BaseModel):
+    """``{"messages": [...]}``, each a message of the record contract."""
+
+    messages: list[Any] = Field(min_length=1, max_length=1000)
+
+
+class AppendResponse(BaseModel):
+    """What an append did."""
+
+    id: str
+    appended: int
+    unchanged: int
+    alerts: int = Field(description="alerts raised by the new messages (published on the stream)")
+
+
+class CloseResponse(BaseModel):
+    """What a close did."""
+
+    id: str
+    closed: bool
+    already_closed: bool
 
 
 class IngestResponse(BaseModel):

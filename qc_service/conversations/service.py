@@ -101,23 +101,53 @@ def merge_record(*, db_session: Session, record: RecordIn, final: bool, tz: str)
             row.conversation_id = conv.id
             db_session.add(row)
         conv.last_message_at = utcnow()
+        mark_changed(conv)
         db_session.flush()
         db_session.refresh(conv, ["messages"])
         return MergeResult(conv, "accepted", rows)
+    changed_rows = append_messages(
+        db_session=db_session, conv=conv, incoming=incoming, tz=tz, record_id=record.id
+    )
+    reclosed = closed and not conv.closed
+    if not changed_rows and not reclosed:
+        return MergeResult(conv, "unchanged", [])
+    if record.extra_fields():
+        conv.extra = {**(conv.extra or {}), **record.extra_fields()}
+    conv.closed = closed
+    mark_changed(conv)
+    db_session.flush()
+    return MergeResult(conv, "accepted", changed_rows)
+
+
+def mark_changed(conv: Conversation) -> None:
+    """The conversation needs (re-)analysis: pending, with a new revision."""
+    conv.status = "pending"
+    conv.revision = (conv.revision or 0) + 1
+
+
+def append_messages(
+    *, db_session: Session, conv: Conversation, incoming: list[MessageIn], tz: str, record_id: str
+) -> list[Message]:
+    """Append the messages not stored yet; a known id with different content is a Conflict.
+
+    Nothing is written when a conflict is found.
+    """
     known = {m.external_id: m for m in conv.messages}
     new: list[MessageIn] = []
-    for m in incoming:
+    for i, m in enumerate(incoming):
         stored = known.get(m.id)
         if stored is None:
-            new.append(m)
+            if m.id not in {n.id for n in new}:
+                new.append(m)
         elif stored.text != m.text or stored.role != m.role:
+            what = "text" if stored.text != m.text else "role"
             raise Conflict(
-                f"message {m.id!r} is already stored with different {'text' if stored.text != m.text else 'role'}",
-                field=f"messages[{incoming.index(m)}].text", record_id=record.id,
-            )  # fmt: skip
-    changed = bool(new) or (closed and not conv.closed)
-    if not changed:
-        return MergeResult(conv, "unchanged", [])
+                f"message {m.id!r} is already stored with different {what}",
+                field=f"messages[{i}].{what}",
+                record_id=record_id,
+            )
+    if not new:
+        return []
     last_seq = db_session.scalar(
         select(func.max(Message.seq)).where(Message.conversation_id == conv.id)
     )
@@ -126,15 +156,10 @@ def merge_record(*, db_session: Session, record: RecordIn, final: bool, tz: str)
     for row in rows:
         row.conversation_id = conv.id
         db_session.add(row)
-    if rows:
-        conv.last_message_at = utcnow()
-    if record.extra_fields():
-        conv.extra = {**(conv.extra or {}), **record.extra_fields()}
-    conv.closed = closed
-    conv.status = "pending"
+    conv.last_message_at = utcnow()
     db_session.flush()
     db_session.refresh(conv, ["messages"])
-    return MergeResult(conv, "accepted", rows)
+    return rows
 
 
 def to_rule_conversation(conv: Conversation) -> rm.Conversation:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from crm_bridge.outbox import models as outbox_models
+from qc_service.alerts import models as alerts_models
 from qc_service.audit import models as audit_models
 from qc_service.conversations import models as conversations_models
 from qc_service.db.base import Base
+from qc_service.pipeline import models as pipeline_models
 from qc_service.review import models as review_models
 from qc_service.rulesets import models as rulesets_models
 from qc_service.tagging import models as tagging_models
@@ -26,6 +28,8 @@ MODEL_MODULES = (
     tagging_models,
     audit_models,
     outbox_models,
+    alerts_models,
+    pipeline_models,
 )
 """Every module that defines tables, in dependency order."""
 

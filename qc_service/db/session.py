@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,17 @@ def make_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine``; objects stay readable after commit (no expire_on_commit)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction meant to write; commits on success, rolls back on error.
+
+    Why: on SQLite a deferred transaction that read and then writes after another writer
+    committed fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait). Taking the write lock up front
+    (``BEGIN IMMEDIATE``) makes concurrent writers queue instead; PostgreSQL needs nothing.
+    """
+    with factory() as db_session, db_session.begin():
+        if db_session.get_bind().dialect.name == "sqlite":
+            db_session.connection(execution_options={SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        yield db_session

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qc_service.conversations.service import merge_record
+from qc_service.db.session import write_transaction
 from qc_service.errors import QCError
 from qc_service.ingest.records import RecordError, parse_record
 from qc_service.pipeline.service import analyze_conversation
@@ -29,14 +30,15 @@ class RecordAnswer:
     error: dict[str, Any] | None = None
     conversation_status: str | None = None
     findings: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """API/CLI shape."""
         return {"id": self.id, "status": self.status, "line": self.line, "error": self.error,
-                "conversation_status": self.conversation_status}  # fmt: skip
+                "conversation_status": self.conversation_status, "alerts": self.alerts}  # fmt: skip
 
 
-def _rejected(line: int | None, err: QCError | RecordError, record_id: str | None) -> RecordAnswer:
+def rejected(line: int | None, err: QCError | RecordError, record_id: str | None) -> RecordAnswer:
     if isinstance(err, RecordError):
         error = {
             "code": "RECORD_INVALID",
@@ -55,9 +57,9 @@ def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool)
     try:
         record = parse_record(data, line=line)
     except RecordError as exc:
-        return _rejected(line, exc, exc.record_id)
+        return rejected(line, exc, exc.record_id)
     try:
-        with store.session_factory() as db_session, db_session.begin():
+        with write_transaction(store.session_factory) as db_session:
             ensure_builtin_pack(db_session=db_session, tenant_id=record.tenant)
             merged = merge_record(
                 db_session=db_session, record=record, final=final, tz=store.settings.timezone
@@ -65,7 +67,7 @@ def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool)
             pk = merged.conversation.id
             outcome = merged.outcome
     except QCError as exc:
-        return _rejected(line, exc, record.id)
+        return rejected(line, exc, record.id)
     answer = RecordAnswer(record.id, outcome, line)
     if outcome == "accepted":
         analysis = analyze_conversation(session_factory=store.session_factory, conversation_pk=pk)

@@ -144,6 +144,7 @@ def save_analysis(
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
     save_tags(db_session, conv, analysis.tags)
     conv.stage_errors = [{"stage": e.stage, "message": e.message} for e in analysis.errors]
+    conv.lease_until = None
     conv.status = "analysed"
     conv.analysed_at = utcnow()
     conv.analysis_attempts = (conv.analysis_attempts or 0) + 1

@@ -1,48 +1,90 @@
 """Analyse a stored conversation: load it, evaluate the tenant's active rules, persist findings.
 
-Why the session factory is passed in: each analysis opens its own transaction (store first,
-analyse after), so a failure marks that one conversation ``failed`` with the error text and
-leaves everything already stored intact and replayable.
+Why revision-guarded: a chat keeps receiving messages while it is analysed. A run marks the
+conversation ``analysed`` only if no change arrived since it read it; otherwise the conversation
+stays ``pending`` and the run queued by that change (or the sweep) analyses it again. Re-runs
+are idempotent, so a duplicate delivery costs time, never duplicate findings.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.db.base import utcnow
+from qc_service.db.session import write_transaction
 from qc_service.pipeline.persist import save_analysis
 from qc_service.rules.analysis import Analysis, analyze
 from qc_service.rulesets.service import active_ruleset
+from qc_service.store import Store
+
+log = logging.getLogger(__name__)
 
 
-def analyze_in_session(*, db_session: Session, conversation_pk: int) -> Analysis:
-    """Run the rule stage on one conversation inside the caller's transaction."""
+def analyze_in_session(
+    *, db_session: Session, conversation_pk: int, delay: float = 0.0
+) -> Analysis | None:
+    """Run the rule stage on one conversation inside the caller's transaction.
+
+    Returns None when the conversation is unknown (deleted) — nothing to do.
+    """
     conv = db_session.get(Conversation, conversation_pk)
     if conv is None:
-        raise LookupError(f"conversation pk {conversation_pk} does not exist")
+        return None
+    revision = conv.revision
+    if delay:
+        time.sleep(delay)  # tests only: a window to kill a worker mid-task
     ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
     analysis = analyze(ruleset, to_rule_conversation(conv))
     save_analysis(db_session, conv, ruleset, analysis)
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conv.id, Conversation.revision != revision)
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
     return analysis
 
 
+def mark_failed(
+    *, session_factory: sessionmaker[Session], conversation_pk: int, error: BaseException
+) -> None:
+    """Record a failed run on the conversation, visibly and replayably."""
+    with write_transaction(session_factory) as db_session:
+        conv = db_session.get(Conversation, conversation_pk)
+        if conv is not None:
+            conv.status = "failed"
+            conv.stage_errors = [
+                {"stage": "pipeline", "message": f"{type(error).__name__}: {error}"}
+            ]
+            conv.analysis_attempts = (conv.analysis_attempts or 0) + 1
+            conv.analysed_at = utcnow()
+
+
 def analyze_conversation(
-    *, session_factory: sessionmaker[Session], conversation_pk: int
+    *, session_factory: sessionmaker[Session], conversation_pk: int, delay: float = 0.0
 ) -> Analysis | None:
     """Analyse in a transaction of its own; on failure record it on the conversation and return None."""
     try:
-        with session_factory() as db_session, db_session.begin():
-            return analyze_in_session(db_session=db_session, conversation_pk=conversation_pk)
+        with write_transaction(session_factory) as db_session:
+            return analyze_in_session(
+                db_session=db_session, conversation_pk=conversation_pk, delay=delay
+            )
     except Exception as exc:  # noqa: BLE001 - any failure must become a visible, replayable status
-        with session_factory() as db_session, db_session.begin():
-            conv = db_session.get(Conversation, conversation_pk)
-            if conv is not None:
-                conv.status = "failed"
-                conv.stage_errors = [
-                    {"stage": "pipeline", "message": f"{type(exc).__name__}: {exc}"}
-                ]
-                conv.analysis_attempts = (conv.analysis_attempts or 0) + 1
-                conv.analysed_at = utcnow()
+        log.exception("analysis of conversation %s failed", conversation_pk)
+        mark_failed(session_factory=session_factory, conversation_pk=conversation_pk, error=exc)
         return None
+
+
+def run_deep(store: Store, conversation_pk: int) -> None:
+    """One deep-lane run (in-process lane)."""
+    analyze_conversation(
+        session_factory=store.session_factory,
+        conversation_pk=conversation_pk,
+        delay=store.settings.debug_task_delay_seconds,
+    )

@@ -61,7 +61,6 @@ def analyze(
         rule = ruleset.get(result.rule_id)
         if result.error:
             out.errors.append(StageError(result.stage, f"{rule.id}: {result.error}", rule.id))
-            continue
         if not result.triggered:
             continue
         if rule.kind == "violation":

@@ -104,6 +104,23 @@ def required_leaves(node: Node | None) -> frozenset[int] | None:
     return min(known, key=len) if known else None
 
 
+def _is_lexical_message_level(node: Node) -> bool:
+    return node.level == "message" and all(leaf.spec.lexical for leaf in iter_leaves(node))
+
+
+def hot_projection(node: Node | None) -> Node | None:
+    """The part of a condition the hot lane can decide on its own (see ``CompiledRule.hot_when``)."""
+    if node is None:
+        return None
+    if _is_lexical_message_level(node):
+        return node
+    if isinstance(node, AnyOf):
+        lexical = [c for c in node.children if _is_lexical_message_level(c)]
+        if lexical:
+            return AnyOf(lexical, node.path)
+    return None
+
+
 def iter_leaves(node: Node | None) -> list[Leaf]:
     """Every leaf of a condition tree, nested condition parameters included."""
     if node is None:
@@ -141,6 +158,9 @@ class CompiledRule:
     definition: dict[str, Any] = field(default_factory=dict)
     lexicons: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    hot_when: Node | None = None
+    """What the hot lane evaluates: the whole condition when the rule is hot, else the lexical
+    branches of a top-level ``any`` (None: the rule waits for the deep lane)."""
     gate: frozenset[int] | None = None
     """Leaf indexes of which at least one must have automaton hits for the rule to fire
     (None: the rule must always be evaluated). Lets a conversation skip most rules at once."""
@@ -159,9 +179,7 @@ class CompiledRule:
     @property
     def hot(self) -> bool:
         """Whether the hot lane can evaluate this rule: message-level and lexical throughout."""
-        if self.when is None or self.when.level != "message":
-            return False
-        return all(leaf.spec.lexical for leaf in self.leaves)
+        return self.when is not None and _is_lexical_message_level(self.when)
 
 
 @dataclass(slots=True)
@@ -187,6 +205,8 @@ class EvalContext:
     hits: dict[int, dict[str, list[Hit]]]
     """Leaf index → pattern role → hits (already boundary-checked)."""
     features: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    """Branches of an ``any`` that could not be evaluated while another branch held."""
 
     def eligible(self, role: str) -> list[int]:
         """Indexes of messages a leaf with this role looks at (system messages never count)."""

@@ -80,11 +80,21 @@ def eval_conversation_level(node: Node, ctx: EvalContext) -> tuple[bool, list[Ev
     if isinstance(node, NotOf):
         held, _ = eval_conversation_level(node.child, ctx)
         return (not held, [_window(ctx)] if not held else [])
-    outcomes = [eval_conversation_level(child, ctx) for child in node.children]
     if isinstance(node, AllOf):
+        outcomes = [eval_conversation_level(child, ctx) for child in node.children]
         held = all(h for h, _ in outcomes)
-    else:
-        held = any(h for h, _ in outcomes)
+        return held, [e for h, ev in outcomes if h for e in ev] if held else []
+    outcomes = []
+    failures: list[OperatorUnavailable] = []
+    for child in node.children:
+        try:
+            outcomes.append(eval_conversation_level(child, ctx))
+        except OperatorUnavailable as exc:
+            failures.append(exc)
+    held = any(h for h, _ in outcomes)
+    if failures and not held:
+        raise failures[0]
+    ctx.errors.extend(str(f) for f in failures)
     return held, [e for h, ev in outcomes if h for e in ev] if held else []
 
 
@@ -111,18 +121,23 @@ def tidy_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
     return out
 
 
-def evaluate_rule(rule: CompiledRule, ctx: EvalContext) -> RuleResult:
-    """One rule on one prepared conversation; operator failures become the result's error."""
+def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None) -> RuleResult:
+    """One rule (or the given part of its condition) on one prepared conversation; operator
+    failures become the result's error."""
     result = RuleResult(rule.id, rule.version, rule.kind, triggered=False)
-    if rule.when is None:
+    node = node or rule.when
+    if node is None:
         result.error = "this tag rule's qa/group mapping is not available in this version"
         result.stage = "tagging"
         return result
+    ctx.errors.clear()
     try:
-        held, evidence = eval_conversation_level(rule.when, ctx)
+        held, evidence = eval_conversation_level(node, ctx)
     except OperatorUnavailable as exc:
         result.error, result.stage = str(exc), exc.stage
         return result
+    if ctx.errors:  # another branch of an any held: a finding, and a visible error
+        result.error = "; ".join(ctx.errors)
     if held:
         order = {m.id: i for i, m in enumerate(ctx.conversation.messages)}
         result.triggered = True
@@ -157,4 +172,20 @@ def evaluate(
             results.append(RuleResult(rule.id, rule.version, rule.kind, False))
         else:
             results.append(evaluate_rule(rule, ctx))
+    return results
+
+
+def evaluate_hot(ruleset: RuleSet, conversation: Conversation) -> list[RuleResult]:
+    """The hot lane: every enabled violation rule's hot part (see ``CompiledRule.hot_when``)."""
+    ctx = ruleset.context(conversation)
+    with_hits = ctx.hits.keys()
+    results = []
+    for rule in ruleset.rules:
+        if not rule.enabled or rule.kind != "violation" or rule.hot_when is None:
+            continue
+        if (rule.channels or rule.teams) and not rule.applies_to(conversation):
+            continue
+        if rule.gate is not None and rule.hot_when is rule.when and with_hits.isdisjoint(rule.gate):
+            continue
+        results.append(evaluate_rule(rule, ctx, rule.hot_when))
     return results

@@ -19,6 +19,7 @@ from qc_service.rules.compiled import (
     LexicalIndex,
     Node,
     RuleSet,
+    hot_projection,
     iter_leaves,
     required_leaves,
 )
@@ -354,6 +355,7 @@ class _Loader:
                         own[pid].append((leaf.index, role))
         for rule in rules:
             rule.gate = required_leaves(rule.when)
+            rule.hot_when = hot_projection(rule.when)
         return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
 
 

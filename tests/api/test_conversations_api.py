@@ -9,6 +9,11 @@ from fastapi.testclient import TestClient
 ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id"}
 
 
+def drain(client: TestClient) -> None:
+    """Wait for the in-process deep lane to finish what was queued."""
+    client.app.state.runtime.lane.drain()  # type: ignore[attr-defined]
+
+
 def _rec(rid: str, *texts: str) -> dict[str, Any]:
     return {"id": rid, "channel": "wecom", "employee": {"id": "e1"}, "customer": {"id": "u1"},
             "messages": [{"id": f"m{i}", "role": "agent", "text": t} for i, t in enumerate(texts, 1)]}  # fmt: skip
@@ -21,11 +26,9 @@ def test_ingest_answers_per_record_and_get_shows_findings(client: TestClient) ->
     )
     assert r.status_code == 200
     first, second = r.json()["results"]
-    assert (first["id"], first["status"], first["conversation_status"]) == (
-        "a1",
-        "accepted",
-        "analysed",
-    )
+    got = (first["id"], first["status"], first["conversation_status"], first["alerts"])
+    assert got == ("a1", "accepted", "pending", 2)
+    drain(client)
     assert second["status"] == "rejected" and second["error"]["record_id"] == "bad"
     assert set(second["error"]) == ERROR_KEYS
     conv = client.get("/v1/conversations/a1").json()

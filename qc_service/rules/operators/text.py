@@ -17,6 +17,7 @@ from qc_service.rules.contact import find_contacts
 from qc_service.rules.matcher import Hit, drop_allowed, drop_contained
 from qc_service.rules.model import Evidence
 from qc_service.rules.normalize import fold_word
+from qc_service.rules.operators import schemas  # noqa: F401  (specs are registered before handlers)
 from qc_service.rules.registry import (
     REGISTRY,
     MessageHits,

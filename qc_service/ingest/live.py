@@ -1,0 +1,122 @@
+"""Live ingest (the API): store, run the hot lane in the same transaction, then alert and queue.
+
+Why not analyse here: the request returns as soon as the record is stored and the lexical red
+lines are checked (the agent's warning); whole-conversation analysis runs on the deep lane.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from qc_service.conversations.models import Conversation
+from qc_service.conversations.service import (
+    append_messages,
+    get_or_raise,
+    mark_changed,
+    merge_record,
+)
+from qc_service.db.base import utcnow
+from qc_service.db.session import write_transaction
+from qc_service.errors import QCError, RecordInvalid
+from qc_service.ingest.records import MessageIn, RecordError, parse_record
+from qc_service.ingest.service import RecordAnswer, rejected
+from qc_service.pipeline.hot import run_hot_lane
+from qc_service.rulesets.service import ensure_builtin_pack
+from qc_service.runtime import Runtime
+
+_MESSAGES = TypeAdapter(list[MessageIn])
+
+
+def _lease(runtime: Runtime, conv: Conversation) -> None:
+    conv.lease_until = utcnow() + timedelta(seconds=runtime.store.settings.task_visibility_seconds)
+
+
+def ingest_record(runtime: Runtime, data: Any) -> RecordAnswer:
+    """Validate and store one record; hot lane in the transaction; alert and queue after commit."""
+    try:
+        record = parse_record(data)
+    except RecordError as exc:
+        return rejected(None, exc, exc.record_id)
+    settings = runtime.store.settings
+    try:
+        with write_transaction(runtime.store.session_factory) as db_session:
+            ensure_builtin_pack(db_session=db_session, tenant_id=record.tenant)
+            merged = merge_record(
+                db_session=db_session, record=record, final=False, tz=settings.timezone
+            )
+            events: list[dict[str, Any]] = []
+            if merged.outcome == "accepted":
+                new_ids = {m.external_id for m in merged.new_messages}
+                events = run_hot_lane(
+                    db_session=db_session, conv=merged.conversation, new_message_ids=new_ids
+                )
+                _lease(runtime, merged.conversation)
+            pk = merged.conversation.id
+    except QCError as exc:
+        return rejected(None, exc, record.id)
+    if merged.outcome == "accepted":
+        runtime.after_commit(events, [pk])
+    answer = RecordAnswer(
+        record.id,
+        merged.outcome,
+        conversation_status="pending" if merged.outcome == "accepted" else None,
+    )
+    answer.alerts = len(events)
+    return answer
+
+
+def parse_messages(data: Any, record_id: str) -> list[MessageIn]:
+    """Validate ``{"messages": [...]}`` items, naming the failing field."""
+    try:
+        return _MESSAGES.validate_python(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        message = "missing required field" if err["type"] == "missing" else err["msg"]
+        raise RecordInvalid(message, field=f"messages{loc}", record_id=record_id) from None
+
+
+def append(runtime: Runtime, *, tenant: str, conversation_id: str, messages: Any) -> dict[str, Any]:
+    """Append messages as they are sent; an append reopens a closed conversation."""
+    incoming = parse_messages(messages, conversation_id)
+    with write_transaction(runtime.store.session_factory) as db_session:
+        conv = get_or_raise(db_session=db_session, tenant_id=tenant, external_id=conversation_id)
+        rows = append_messages(
+            db_session=db_session, conv=conv, incoming=incoming, tz=runtime.store.settings.timezone,
+            record_id=conversation_id,
+        )  # fmt: skip
+        events: list[dict[str, Any]] = []
+        if rows:
+            conv.closed = False
+            mark_changed(conv)
+            events = run_hot_lane(
+                db_session=db_session, conv=conv, new_message_ids={m.external_id for m in rows}
+            )
+            _lease(runtime, conv)
+        pk = conv.id
+    if rows:
+        runtime.after_commit(events, [pk])
+    return {
+        "id": conversation_id,
+        "appended": len(rows),
+        "unchanged": len(incoming) - len(rows),
+        "alerts": len(events),
+    }
+
+
+def close(runtime: Runtime, *, tenant: str, conversation_id: str) -> dict[str, Any]:
+    """Close a chat: its final analysis runs on the deep lane."""
+    with write_transaction(runtime.store.session_factory) as db_session:
+        conv = get_or_raise(db_session=db_session, tenant_id=tenant, external_id=conversation_id)
+        already = conv.closed
+        if not already:
+            conv.closed = True
+            mark_changed(conv)
+            _lease(runtime, conv)
+        pk = conv.id
+    if not already:
+        runtime.after_commit([], [pk])
+    return {"id": conversation_id, "closed": True, "already_closed": already}

@@ -1,0 +1,67 @@
+"""The Celery app of the deep lane (a factory: no broker is touched at import).
+
+Why these settings: ``acks_late`` + ``task_reject_on_worker_lost`` keep a task in Redis until a
+worker finished it, so a killed worker's task is delivered again after the visibility timeout
+(``QC_TASK_VISIBILITY_SECONDS``, sized to the slowest analysis, short in tests); prefetch 1 keeps
+one slow conversation from holding others hostage. The sweep remains the real guarantee.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery, Task
+
+from qc_service.config import Settings
+from qc_service.db.session import write_transaction
+from qc_service.pipeline.lanes import TASK_NAME
+from qc_service.pipeline.service import analyze_in_session, mark_failed
+from qc_service.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app for ``settings.broker_url`` (tasks are registered by ``register_tasks``)."""
+    app = Celery("qc_service", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.celery_queue,
+        broker_transport_options={"visibility_timeout": settings.task_visibility_seconds},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+def register_tasks(app: Celery, store: Store) -> None:
+    """Register the deep-lane task, bound to this worker process's store."""
+    settings = store.settings
+
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=settings.task_max_retries)
+    def analyze_conversation(self: Task, conversation_id: int) -> None:
+        """Thin and id-only: the service does the work in its own transaction; re-runs are idempotent."""
+        try:
+            with write_transaction(store.session_factory) as db_session:
+                analyze_in_session(
+                    db_session=db_session,
+                    conversation_pk=conversation_id,
+                    delay=settings.debug_task_delay_seconds,
+                )
+        except Exception as exc:
+            if self.request.retries >= settings.task_max_retries:
+                mark_failed(
+                    session_factory=store.session_factory,
+                    conversation_pk=conversation_id,
+                    error=exc,
+                )
+                return
+            log.warning(
+                "conversation %s: %s; retry %d", conversation_id, exc, self.request.retries + 1
+            )
+            raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc

@@ -1,0 +1,72 @@
+"""The deep lane's front door: hand a conversation id to whoever runs deep analysis.
+
+Why two implementations behind one call: without ``QC_BROKER_URL`` the embedded default runs the
+same service in-process on a worker thread (off the request thread); with a broker, the id goes to
+Celery and ``qc worker`` processes run it. Either way the database, not the queue, is the record
+of what still needs analysing: a lost submission is found again by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from celery import Celery
+
+from qc_service.pipeline.service import run_deep
+from qc_service.store import Store
+
+log = logging.getLogger(__name__)
+TASK_NAME = "qc.pipeline.analyze_conversation"
+
+
+class DeepLane(Protocol):
+    """Accepts conversation ids for deep analysis; never blocks on the analysis itself."""
+
+    def submit(self, conversation_pk: int) -> None:
+        """Queue one run."""
+
+    def close(self) -> None:
+        """Stop accepting work (finish what is running)."""
+
+
+class InProcessLane:
+    """Runs deep analysis on one background thread of this process."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qc-deep")
+        self._futures: set[Future[None]] = set()
+
+    def submit(self, conversation_pk: int) -> None:
+        future = self._pool.submit(run_deep, self.store, conversation_pk)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+
+    def drain(self) -> None:
+        """Wait for everything submitted so far (tests, shutdown)."""
+        for future in list(self._futures):
+            future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class CeleryLane:
+    """Sends the id to the Celery queue; ``qc worker`` runs it."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self.app = app
+        self.queue = queue
+
+    def submit(self, conversation_pk: int) -> None:
+        try:
+            self.app.send_task(TASK_NAME, args=[conversation_pk], queue=self.queue)
+        except Exception:  # noqa: BLE001 - the conversation stays pending; the sweep re-queues it
+            log.exception(
+                "could not queue conversation %s; the sweep will pick it up", conversation_pk
+            )
+
+    def close(self) -> None:
+        return None
