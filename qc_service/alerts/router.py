@@ -21,8 +21,14 @@ def _wanted(
 ) -> bool:
     if tenant and event.get("tenant") != tenant:
         return False
-    if employee and employee not in (event.get("employee_id"), event.get("supervisor_id")):
-        return False
+    if employee:
+        recipient = (
+            event.get("supervisor_id")
+            if event.get("target") == "supervisor"
+            else event.get("employee_id")
+        )
+        if recipient != employee:
+            return False
     return not (team and event.get("team") != team)
 
 
@@ -40,7 +46,10 @@ def _wanted(
 async def stream_alerts(
     request: Request,
     employee: Annotated[
-        str | None, Query(description="only alerts of this agent (or for this supervisor)")
+        str | None,
+        Query(
+            description="only alerts addressed to this employee (an agent's own, or a supervisor's)"
+        ),
     ] = None,
     team: Annotated[str | None, Query(description="only alerts of this team")] = None,
     tenant: Annotated[str | None, Query(description="only alerts of this tenant")] = None,

@@ -1,0 +1,56 @@
+"""An agent's client on the SSE stream receives the alert for an evaded red line, with evidence."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+from servers import api_server, read_sse_event
+
+from qc_service.config import Settings
+
+
+def test_agent_client_receives_the_alert_with_its_evidence(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qc.db'}", sweep_interval_seconds=3600)
+    with api_server(settings) as base, httpx.Client(base_url=base, timeout=10) as http:
+        record = {"id": "chat-7", "channel": "wecom", "employee": {"id": "e7", "team": "销售二组"},
+                  "customer": {"id": "u7"}, "messages": [{"id": "m1", "role": "customer", "text": "课程怎么收费"}]}  # fmt: skip
+        assert http.post("/v1/conversations", json={"records": [record]}).status_code == 200
+        received: list[dict[str, Any]] = []
+        connected = threading.Event()
+
+        def listen(employee: str, out: list[dict[str, Any]]) -> None:
+            with http.stream("GET", "/v1/alerts/stream", params={"employee": employee}) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                connected.set()
+                event = read_sse_event(response)
+                out.append({"event": event["event"], **json.loads(event["data"])})
+
+        other: list[dict[str, Any]] = []
+        threads = [threading.Thread(target=listen, args=("e7", received), daemon=True),
+                   threading.Thread(target=listen, args=("e8", other), daemon=True)]  # fmt: skip
+        for t in threads:
+            connected.clear()
+            t.start()
+            assert connected.wait(10)
+        r = http.post("/v1/conversations/chat-7/messages",
+                      json={"messages": [{"id": "m2", "role": "agent", "text": "加 V 信：wang_li88，私聊优惠"}]})  # fmt: skip
+        assert (
+            r.json()["alerts"] == 2
+        )  # to the agent, and to the supervisor (unknown here: nobody's stream)
+        threads[0].join(timeout=10)
+        assert received, "no alert arrived on the agent's stream"
+        alert = received[0]
+        assert (alert["event"], alert["rule_id"], alert["conversation_id"], alert["employee_id"], alert["team"]) == (
+            "alert", "redline.private-contact", "chat-7", "e7", "销售二组",
+        )  # fmt: skip
+        spans = [(e["message_id"], e["start"], e["end"], e["text"]) for e in alert["evidence"]]
+        assert spans == [
+            ("m2", 0, 5, "加 V 信"),
+            ("m2", 6, 15, "wang_li88"),
+            ("m2", 16, 18, "私聊"),
+        ]
+        assert other == []  # another agent's stream stays quiet

@@ -1,0 +1,144 @@
+"""The deep lane on a real ``qc worker`` over the real Redis: it runs there, a worker killed with
+``kill -9`` mid-task loses nothing (the run is repeated, findings are not duplicated), and a Redis
+flushed while work was queued is recovered by the sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from factories import record
+from servers import Worker, wait_until
+from sqlalchemy import select
+
+from qc_service.alerts.hub import LocalHub
+from qc_service.config import Settings
+from qc_service.conversations.models import Conversation
+from qc_service.ingest.live import ingest_record
+from qc_service.pipeline.celery_app import create_celery
+from qc_service.pipeline.lanes import CeleryLane
+from qc_service.review.models import Evidence, Violation
+from qc_service.runtime import Runtime
+from qc_service.store import Store, open_store
+
+pytestmark = pytest.mark.services
+
+RECEIVED = "Task qc.pipeline.analyze_conversation["
+
+
+def _settings(db_url: str, redis_url: str, queue: str, **extra: object) -> Settings:
+    return Settings(database_url=db_url, broker_url=redis_url, celery_queue=queue, task_visibility_seconds=3,
+                    sweep_interval_seconds=1, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        "QC_DATABASE_URL": settings.database_url, "QC_BROKER_URL": settings.broker_url or "",
+        "QC_CELERY_QUEUE": settings.celery_queue, "QC_TASK_VISIBILITY_SECONDS": str(settings.task_visibility_seconds),
+        "QC_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds), "OMP_NUM_THREADS": "1",
+    }  # fmt: skip
+    return {**env, **extra}
+
+
+@pytest.fixture
+def runtime(db_url: str, redis_url: str, queue_name: str) -> Iterator[Runtime]:
+    settings = _settings(db_url, redis_url, queue_name)
+    store = open_store(settings)
+    try:
+        yield Runtime(store, CeleryLane(create_celery(settings), queue_name), LocalHub())
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for w in started:
+        w.stop()
+
+
+def _conv(store: Store, rid: str) -> Conversation:
+    with store.session_factory() as s:
+        return s.scalars(select(Conversation).where(Conversation.external_id == rid)).one()
+
+
+def _findings(store: Store) -> list[tuple[str, list[str | None]]]:
+    with store.session_factory() as s:
+        return [
+            (
+                v.rule_id,
+                [
+                    e.text
+                    for e in s.scalars(
+                        select(Evidence).where(Evidence.violation_id == v.id).order_by(Evidence.id)
+                    )
+                ],
+            )
+            for v in s.scalars(select(Violation).order_by(Violation.rule_id))
+        ]
+
+
+RED = record(
+    "w1",
+    ("m1", "customer", "收益怎么样"),
+    ("m2", "agent", "这个稳.赚.不.赔"),
+    ("m3", "agent", "加我vx: wang_li88"),
+)
+EXPECTED = [
+    ("redline.guaranteed-returns", ["稳.赚.不.赔"]),
+    ("redline.private-contact", ["加我vx", "wang_li88"]),
+]
+
+
+def test_deep_lane_runs_on_the_worker(
+    runtime: Runtime, workers: list[Worker], tmp_path: Path
+) -> None:
+    assert ingest_record(runtime, RED).status == "accepted"
+    assert _conv(runtime.store, "w1").status == "pending"
+    workers.append(Worker(_env(runtime.store.settings), tmp_path / "worker.log"))
+    wait_until(lambda: _conv(runtime.store, "w1").status == "analysed", 60, "the worker's analysis")
+    assert _findings(runtime.store) == EXPECTED
+    assert RECEIVED in workers[0].output()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_worker_killed_mid_task_loses_nothing(
+    runtime: Runtime, workers: list[Worker], tmp_path: Path
+) -> None:
+    settings = runtime.store.settings
+    ingest_record(runtime, RED)
+    slow = Worker(_env(settings, QC_DEBUG_TASK_DELAY_SECONDS="30"), tmp_path / "slow.log")
+    workers.append(slow)
+    slow.wait_for_output(RECEIVED, 60)
+    slow.kill()  # kill -9 while the task sleeps before analysing
+    assert _conv(runtime.store, "w1").status == "pending"
+    workers.append(Worker(_env(settings), tmp_path / "second.log"))
+    wait_until(
+        lambda: _conv(runtime.store, "w1").status == "analysed", 60, "the re-run after kill -9"
+    )
+    assert _findings(runtime.store) == EXPECTED
+    # a later duplicate delivery (Redis restoring the unacked task) changes nothing
+    from qc_service.pipeline.service import analyze_conversation
+
+    analyze_conversation(
+        session_factory=runtime.store.session_factory, conversation_pk=_conv(runtime.store, "w1").id
+    )
+    assert _findings(runtime.store) == EXPECTED
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_redis_flushed_while_queued_is_recovered_by_the_sweep(
+    runtime: Runtime, workers: list[Worker], tmp_path: Path, redis_url: str
+) -> None:
+    ingest_record(runtime, RED)
+    client = redis.Redis.from_url(redis_url)
+    assert client.llen(runtime.store.settings.celery_queue) == 1
+    client.flushdb()  # the queued task is gone
+    client.close()
+    workers.append(Worker(_env(runtime.store.settings), tmp_path / "worker.log"))
+    wait_until(lambda: _conv(runtime.store, "w1").status == "analysed", 60, "the sweep's re-queue")
+    assert _findings(runtime.store) == EXPECTED
+    assert RECEIVED in workers[0].output()  # after the flush only the sweep could have queued it
