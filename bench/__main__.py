@@ -1,6 +1,7 @@
-"""``make bench``: every benchmark, each printing its own ratios."""
+"""``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
-from bench import keyword_stage
+from bench import keyword_stage, lanes
 
 if __name__ == "__main__":
     keyword_stage.run()
+    lanes.run()

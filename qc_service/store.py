@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qc_service.config import Settings
 from qc_service.db.migrate import upgrade_to_head
-from qc_service.db.session import make_engine, make_session_factory
+from qc_service.db.session import make_engine, make_session_factory, write_transaction
 from qc_service.rulesets.service import ensure_builtin_pack
 
 
@@ -37,6 +37,6 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade_to_head(engine)
     factory = make_session_factory(engine)
-    with factory() as db_session, db_session.begin():
+    with write_transaction(factory) as db_session:
         ensure_builtin_pack(db_session=db_session, tenant_id=settings.default_tenant)
     return Store(engine, factory, settings)

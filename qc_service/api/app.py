@@ -24,6 +24,7 @@ from qc_service.conversations.router import router as conversations_router
 from qc_service.errors import QCError
 from qc_service.pipeline.celery_app import create_celery
 from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
+from qc_service.pipeline.service import warm_up
 from qc_service.pipeline.sweep import Sweeper
 from qc_service.runtime import Runtime
 from qc_service.store import Store, open_store
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or open_store(settings)
+        warm_up(app.state.store)
         runtime = make_runtime(app.state.store)
         app.state.runtime = runtime
         app.state.hub = runtime.hub

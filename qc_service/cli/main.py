@@ -120,6 +120,7 @@ def worker(
     schema on start and sweeps for stuck conversations."""
     from qc_service.pipeline.celery_app import create_celery, register_tasks
     from qc_service.pipeline.lanes import CeleryLane
+    from qc_service.pipeline.service import warm_up
     from qc_service.pipeline.sweep import Sweeper
 
     settings = get_settings()
@@ -127,6 +128,7 @@ def worker(
         err.print("[red]qc worker needs QC_BROKER_URL (e.g. redis://127.0.0.1:6379/0)[/red]")
         raise typer.Exit(analyze_cmd.EXIT_UNUSABLE)
     store = open_store(settings)
+    warm_up(store)
     celery = create_celery(settings)
     register_tasks(celery, store)
     sweeper = Sweeper(store, CeleryLane(celery, settings.celery_queue).submit)

@@ -9,12 +9,14 @@ one slow conversation from holding others hostage. The sweep remains the real gu
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from celery import Celery, Task
 
 from qc_service.config import Settings
 from qc_service.db.session import write_transaction
-from qc_service.pipeline.lanes import TASK_NAME
+from qc_service.pipeline.lanes import SENT_AT, TASK_NAME
 from qc_service.pipeline.service import analyze_in_session, mark_failed
 from qc_service.store import Store
 
@@ -39,13 +41,42 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
+PING_TASK = "qc.pipeline.ping"
+PING_KEY = "qc:ping:latency"
+HOP_KEY = "qc:metrics:queue_hop_seconds"
+"""Redis list of the latest deep-lane queue hops (queued → started), newest last, capped."""
+HOP_KEEP = 10_000
+
+
+def record_hop(broker_url: str | None, seconds: float) -> None:
+    """Keep the queue-hop metric (best effort: a metric never fails a task)."""
+    if not broker_url:
+        return
+    try:
+        with redis.Redis.from_url(broker_url) as client:
+            client.rpush(HOP_KEY, seconds)
+            client.ltrim(HOP_KEY, -HOP_KEEP, -1)
+    except redis.RedisError:
+        log.warning("queue-hop metric not recorded")
+
+
 def register_tasks(app: Celery, store: Store) -> None:
-    """Register the deep-lane task, bound to this worker process's store."""
+    """Register the deep-lane task, bound to this worker process's store, and ``ping``."""
     settings = store.settings
+
+    @app.task(name=PING_TASK, ignore_result=True)
+    def ping(sent_at: float) -> None:
+        """A no-op through the same queue and worker: records its hop (seconds) in Redis, the
+        baseline ``make bench`` compares the deep-lane task's hop with."""
+        with redis.Redis.from_url(settings.broker_url or "") as client:
+            client.rpush(PING_KEY, time.time() - sent_at)
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=settings.task_max_retries)
     def analyze_conversation(self: Task, conversation_id: int) -> None:
         """Thin and id-only: the service does the work in its own transaction; re-runs are idempotent."""
+        sent_at = getattr(self.request, SENT_AT, None) or (self.request.headers or {}).get(SENT_AT)
+        if sent_at is not None:
+            record_hop(settings.broker_url, time.time() - float(sent_at))
         try:
             with write_transaction(store.session_factory) as db_session:
                 analyze_in_session(

@@ -9,6 +9,7 @@ of what still needs analysing: a lost submission is found again by the sweep.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -19,6 +20,8 @@ from qc_service.store import Store
 
 log = logging.getLogger(__name__)
 TASK_NAME = "qc.pipeline.analyze_conversation"
+SENT_AT = "qc_sent_at"
+"""Message header: when the task was queued (the worker records the queue hop as a metric)."""
 
 
 class DeepLane(Protocol):
@@ -62,7 +65,9 @@ class CeleryLane:
 
     def submit(self, conversation_pk: int) -> None:
         try:
-            self.app.send_task(TASK_NAME, args=[conversation_pk], queue=self.queue)
+            self.app.send_task(
+                TASK_NAME, args=[conversation_pk], queue=self.queue, headers={SENT_AT: time.time()}
+            )
         except Exception:  # noqa: BLE001 - the conversation stays pending; the sweep re-queues it
             log.exception(
                 "could not queue conversation %s; the sweep will pick it up", conversation_pk

@@ -88,3 +88,13 @@ def run_deep(store: Store, conversation_pk: int) -> None:
         conversation_pk=conversation_pk,
         delay=store.settings.debug_task_delay_seconds,
     )
+
+
+def warm_up(store: Store) -> None:
+    """Build what the first analysis would otherwise pay for (fold table, compiled rule set), so
+    a process's first requests and tasks are not queued behind it."""
+    from qc_service.rules import model as rm
+
+    with store.session_factory() as db_session:
+        ruleset = active_ruleset(db_session=db_session, tenant_id=store.settings.default_tenant)
+    analyze(ruleset, rm.Conversation("warm-up", "im", [rm.Message("m1", "agent", "您好，加 V 信")]))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from qc_service.errors import RuleInvalid
@@ -29,6 +30,7 @@ from qc_service.rulesets.models import Rule, RuleVersion
 from qc_service.tenancy.models import Tenant
 from qc_service.tenancy.service import get_or_create_tenant
 
+PACK_LOCK_KEY = zlib.crc32(b"qc_service.rulesets.builtin_pack")
 _cache: dict[str, tuple[tuple[Any, ...], RuleSet]] = {}
 _cache_lock = threading.Lock()
 
@@ -99,7 +101,13 @@ def publish(
 
 
 def ensure_builtin_pack(*, db_session: Session, tenant_id: str) -> None:
-    """A fresh store runs the built-in rule pack: publish it when the tenant has no rules yet."""
+    """A fresh store runs the built-in rule pack: publish it when the tenant has no rules yet.
+
+    Processes starting together (API and workers) must not both publish: on PostgreSQL a
+    transaction-scoped advisory lock serializes them (SQLite callers use ``write_transaction``).
+    """
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PACK_LOCK_KEY})
     has_rules = db_session.scalars(
         select(Rule.id).where(Rule.tenant_id == tenant_id).limit(1)
     ).first()

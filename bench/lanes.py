@@ -1,0 +1,232 @@
+"""Live lanes under a steady load: the API (``qc serve``) and one ``qc worker`` as real processes.
+
+Posts chat records at a steady rate (default 50 messages/s for 60 s; ``QC_BENCH_RATE``,
+``QC_BENCH_SECONDS``), half of them with an evaded red line, each closed so its final run
+happens. Measures ingest→alert (POST start → the alert on the SSE stream), ingest→final findings
+(POST start → the conversation's ``analysed_at``), the Celery hop of our task against a no-op
+``ping`` task through the same queue and worker at the same rate, and checks that nothing was lost
+or duplicated. Needs Redis at 127.0.0.1:6379 (db 14 is used and flushed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import func, select
+
+from qc_service.alerts.models import Alert
+from qc_service.config import Settings
+from qc_service.conversations.models import Conversation
+from qc_service.db.session import make_engine, make_session_factory
+from qc_service.pipeline.celery_app import HOP_KEY, PING_KEY, PING_TASK, create_celery
+from qc_service.review.models import Violation
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run() -> None:
+    rate = float(os.environ.get("QC_BENCH_RATE", "50"))
+    seconds = float(os.environ.get("QC_BENCH_SECONDS", "60"))
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as exc:
+        print(f"lanes: skipped, Redis not reachable at {REDIS_URL}: {exc}")
+        return
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    workdir = Path(tempfile.mkdtemp(prefix="qc-bench-"))
+    db_url = os.environ.get("QC_BENCH_DATABASE_URL", f"sqlite:///{workdir / 'qc.db'}")
+    queue = f"qc-bench-{secrets.token_hex(3)}"
+    port = _free_port()
+    env = {**os.environ, "QC_DATABASE_URL": db_url, "QC_BROKER_URL": REDIS_URL, "QC_CELERY_QUEUE": queue,
+           "OMP_NUM_THREADS": "1", "QC_SWEEP_INTERVAL_SECONDS": "30"}  # fmt: skip
+    qc = [sys.executable, "-m", "qc_service.cli.main"]
+    api_log = (workdir / "api.log").open("w")
+    api = subprocess.Popen(
+        [*qc, "serve", "--port", str(port)], env=env, stdout=api_log, stderr=subprocess.STDOUT
+    )
+    worker_log = (workdir / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [*qc, "worker", "--loglevel", "WARNING"],
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if http.get("/v1/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("API did not start")
+                time.sleep(0.1)
+            time.sleep(2.0)  # the worker connects to the broker
+            _load(http, base, rate, seconds, db_url)
+        _hop(rate, min(seconds, 20.0), queue, db_url)
+    finally:
+        for proc in (api, worker):
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def _load(http: httpx.Client, base: str, rate: float, seconds: float, db_url: str) -> None:
+    sent: dict[str, float] = {}
+    alert_at: dict[str, float] = {}
+    alerts_seen: dict[str, int] = {}
+    ready = threading.Event()
+    stop = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(base_url=base, timeout=None) as stream_http,
+            stream_http.stream("GET", "/v1/alerts/stream") as resp,
+        ):
+            ready.set()
+            for line in resp.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    cid = event["conversation_id"]
+                    alert_at.setdefault(cid, time.time())
+                    alerts_seen[cid] = alerts_seen.get(cid, 0) + 1
+
+    threading.Thread(target=listen, daemon=True).start()
+    ready.wait(10)
+    n = int(rate * seconds)
+    post_ms: list[float] = []
+    t0 = time.monotonic()
+    for i in range(n):
+        target = t0 + i / rate
+        delay = target - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        cid = f"bench-{i}"
+        text = "给您发个红*包，下单就返" if i % 2 == 0 else "您好，请问有什么可以帮您？"
+        record = {"id": cid, "channel": "wecom", "closed": True, "employee": {"id": f"e{i % 10}", "team": "销售一组"},
+                  "customer": {"id": f"u{i}"}, "messages": [{"id": "m1", "role": "agent", "text": text}]}  # fmt: skip
+        sent[cid] = time.time()
+        start = time.perf_counter()
+        http.post("/v1/conversations", json={"records": [record]}).raise_for_status()
+        post_ms.append((time.perf_counter() - start) * 1000)
+    achieved = n / (time.monotonic() - t0)
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    deadline = time.monotonic() + 120
+    with factory() as s:
+        while (
+            s.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.status == "analysed")
+            )
+            < n
+        ):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+            s.rollback()  # end the read transaction: see what the worker committed since
+        rows = s.execute(
+            select(Conversation.external_id, Conversation.analysed_at, Conversation.status)
+        ).all()
+        violations = s.scalar(select(func.count()).select_from(Violation))
+        dup_violations = s.scalar(
+            select(func.count()).select_from(
+                select(Violation.conversation_id, Violation.rule_id).group_by(Violation.conversation_id, Violation.rule_id)
+                .having(func.count() > 1).subquery()
+            )
+        )  # fmt: skip
+        stored_alerts = s.scalar(select(func.count()).select_from(Alert))
+    engine.dispose()
+    stop.set()
+    red = {f"bench-{i}" for i in range(0, n, 2)}
+    to_alert = [(alert_at[c] - sent[c]) * 1000 for c in red if c in alert_at]
+    final = [
+        (at.replace(tzinfo=at.tzinfo or UTC).timestamp() - sent[cid]) * 1000
+        for cid, at, status in rows if status == "analysed" and at is not None
+    ]  # fmt: skip
+    lost = n - sum(1 for _, _, status in rows if status == "analysed")
+    missing_alerts = len(red - set(alert_at))
+    dup_alerts = sum(1 for c, k in alerts_seen.items() if k > 1)
+    print(
+        f"lanes: {n} records at {achieved:.1f}/s for {seconds:.0f} s (API + 1 worker, {db_url.split(':')[0]})"
+    )
+    print(
+        f"  POST /v1/conversations      p50 {_pct(post_ms, 50):6.1f} ms   p99 {_pct(post_ms, 99):6.1f} ms"
+    )
+    print(
+        f"  ingest→alert (SSE)          p50 {_pct(to_alert, 50):6.1f} ms   p99 {_pct(to_alert, 99):6.1f} ms   (target p99 < 50 ms)"
+    )
+    print(
+        f"  ingest→final findings       p50 {_pct(final, 50):6.1f} ms   p99 {_pct(final, 99):6.1f} ms   (target p99 < 300 ms)"
+    )
+    print(f"  lost {lost}, not alerted {missing_alerts}, duplicated alerts {dup_alerts}, duplicated violations {dup_violations}; "
+          f"violations {violations} for {len(red)} red-line records, {stored_alerts} alerts stored")  # fmt: skip
+
+
+def _hop(rate: float, seconds: float, queue: str, db_url: str) -> None:
+    """Our task's hop (queued → done) vs a no-op task's, same queue, worker and rate."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(PING_KEY)
+    settings = Settings(broker_url=REDIS_URL, celery_queue=queue, database_url=db_url)
+    app = create_celery(settings)
+    n = int(rate * seconds)
+    t0 = time.monotonic()
+    for i in range(n):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        app.send_task(PING_TASK, args=[time.time()], queue=queue)
+    deadline = time.monotonic() + 60
+    while client.llen(PING_KEY) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ping = [float(x) * 1000 for x in client.lrange(PING_KEY, 0, -1)] or [float("nan")]
+    hops = [float(x) * 1000 for x in client.lrange(HOP_KEY, 0, -1)] or [float("nan")]
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as s:
+        rows = s.execute(select(Conversation.analysed_at, Conversation.created_at)).all()
+    engine.dispose()
+    ours = [(a - c).total_seconds() * 1000 for a, c in rows if a is not None] or [float("nan")]
+    print(
+        f"  Celery hop (queued → started on the worker): our task p50 {_pct(hops, 50):.1f} ms p99 {_pct(hops, 99):.1f} ms "
+        f"({len(hops)} runs, during the load above); no-op ping at the same rate p50 {_pct(ping, 50):.1f} ms "
+        f"p99 {_pct(ping, 99):.1f} ms ({len(ping)}/{n}); ratio p50 {_pct(hops, 50) / _pct(ping, 50):.2f}×, "
+        f"p99 {_pct(hops, 99) / _pct(ping, 99):.2f}× (target ≤ 2×)"
+    )
+    print(
+        f"  our whole task (stored → analysed, includes the analysis) p50 {_pct(ours, 50):.1f} ms p99 {_pct(ours, 99):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    run()
