@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     """The Celery queue of the deep lane."""
     debug_task_delay_seconds: float = 0.0
     """Tests only: a deep-lane run waits this long before analysing (to kill a worker mid-task)."""
+    appeal_window_days: int = 7
+    """Days an agent has to appeal a violation (from its creation); then it is confirmed."""
     require_services: bool = False
     """Tests only: fail (not skip) when PostgreSQL/Redis are missing."""
 

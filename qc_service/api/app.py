@@ -50,12 +50,13 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
 def make_runtime(store: Store) -> Runtime:
     """In-process deep lane and hub by default; Celery and Redis pub/sub with ``QC_BROKER_URL``."""
     settings = store.settings
+    hub = make_hub(settings.broker_url)
     lane: DeepLane
     if settings.broker_url:
         lane = CeleryLane(create_celery(settings), settings.celery_queue)
     else:
-        lane = InProcessLane(store)
-    return Runtime(store, lane, make_hub(settings.broker_url))
+        lane = InProcessLane(store, hub.publish)
+    return Runtime(store, lane, hub)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:

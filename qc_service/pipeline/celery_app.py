@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import redis
 from celery import Celery, Task
 
+from qc_service.alerts.hub import RedisHub
 from qc_service.config import Settings
 from qc_service.db.session import write_transaction
 from qc_service.pipeline.lanes import SENT_AT, TASK_NAME
@@ -63,6 +65,9 @@ def record_hop(broker_url: str | None, seconds: float) -> None:
 def register_tasks(app: Celery, store: Store) -> None:
     """Register the deep-lane task, bound to this worker process's store, and ``ping``."""
     settings = store.settings
+    hub = RedisHub(
+        settings.broker_url or ""
+    )  # publish only: alerts of rules only the deep lane decides
 
     @app.task(name=PING_TASK, ignore_result=True)
     def ping(sent_at: float) -> None:
@@ -78,12 +83,14 @@ def register_tasks(app: Celery, store: Store) -> None:
         if sent_at is not None:
             record_hop(settings.broker_url, time.time() - float(sent_at))
         try:
+            alerts: list[dict[str, Any]] = []
             with write_transaction(store.session_factory) as db_session:
                 analyze_in_session(
-                    db_session=db_session,
-                    conversation_pk=conversation_id,
-                    delay=settings.debug_task_delay_seconds,
-                )
+                    db_session=db_session, conversation_pk=conversation_id,
+                    delay=settings.debug_task_delay_seconds, alerts=alerts,
+                )  # fmt: skip
+            for event in alerts:
+                hub.publish(event)
         except Exception as exc:
             if self.request.retries >= settings.task_max_retries:
                 mark_failed(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qc_service.alerts.models import Alert
+from qc_service.alerts.service import raise_alerts
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.pipeline.persist import save_violations
@@ -47,43 +47,18 @@ def run_hot_lane(
         v.rule_id: v
         for v in db_session.scalars(select(Violation).where(Violation.conversation_id == conv.id))
     }
-    existing = {
-        (a.rule_id, a.target)
-        for a in db_session.scalars(select(Alert).where(Alert.conversation_id == conv.id))
-    }
-    events = []
+    events: list[dict[str, Any]] = []
     for result in results:
         rule = ruleset.get(result.rule_id)
-        violation = violations[rule.id]
-        for action in rule.actions:
-            if action.type != "alert" or (rule.id, action.target) in existing:
-                continue
-            fresh = [e for e in result.evidence if e.message_id in new_message_ids]
-            payload = {
-                "tenant": conv.tenant_id,
-                "conversation_id": conv.external_id,
-                "violation_id": violation.id,
-                "rule_id": rule.id,
-                "rule_version": rule.version,
-                "rule_name": rule.name,
-                "severity": rule.severity,
-                "target": action.target,
-                "employee_id": conv.employee.external_id,
-                "supervisor_id": conv.employee.supervisor_external_id,
-                "team": conv.employee.team,
-                "customer_id": conv.customer.external_id,
-                "evidence": [e.to_dict() for e in fresh],
-            }
-            alert = Alert(
-                tenant_id=conv.tenant_id, conversation_id=conv.id, violation_id=violation.id, rule_id=rule.id,
-                target=action.target, employee_external_id=conv.employee.external_id, team=conv.employee.team,
-                payload=payload,
-            )  # fmt: skip
-            db_session.add(alert)
-            db_session.flush()
-            payload["id"] = alert.id
-            payload["created_at"] = alert.created_at.isoformat()
-            alert.payload = dict(payload)
-            events.append(payload)
+        fresh = [e for e in result.evidence if e.message_id in new_message_ids]
+        events.extend(
+            raise_alerts(
+                db_session=db_session,
+                conv=conv,
+                violation=violations[rule.id],
+                rule=rule,
+                evidence=fresh,
+            )
+        )
     db_session.flush()
     return events

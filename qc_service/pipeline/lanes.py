@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 from celery import Celery
 
@@ -37,13 +38,16 @@ class DeepLane(Protocol):
 class InProcessLane:
     """Runs deep analysis on one background thread of this process."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, publish: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.store = store
+        self.publish = publish
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qc-deep")
         self._futures: set[Future[None]] = set()
 
     def submit(self, conversation_pk: int) -> None:
-        future = self._pool.submit(run_deep, self.store, conversation_pk)
+        future = self._pool.submit(run_deep, self.store, conversation_pk, self.publish)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
 

@@ -8,19 +8,23 @@ appealed or decided is never rewritten. All of it happens in the caller's transa
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qc_service.alerts.service import raise_alerts
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
+from qc_service.pipeline.actions import on_violation_opened
 from qc_service.review.models import Evidence, Score, Violation
 from qc_service.rules.analysis import Analysis, TagFinding
 from qc_service.rules.compiled import RuleSet
 from qc_service.rules.model import Evidence as Ev
 from qc_service.rules.model import ScoreItem
 from qc_service.rules.scorecard import score_items
-from qc_service.tagging.models import CustomerTag
+from qc_service.tagging.service import add_tag
 
 FROZEN = frozenset({"appealed", "upheld", "overturned", "confirmed"})
 """Statuses re-analysis never touches."""
@@ -65,6 +69,7 @@ def save_violations(
                 action="opened", actor="system", before=None,
                 after={"status": "open", "rule_id": rule.id, "rule_version": rule.version, "conversation": conv.external_id},
             ))  # fmt: skip
+            on_violation_opened(db_session=db_session, conv=conv, violation=violation, rule=rule)
             created.append(violation)
             continue
         if violation.status in FROZEN:
@@ -104,36 +109,39 @@ def save_score(db_session: Session, conv: Conversation, pass_mark: int, *, compl
 
 
 def save_tags(db_session: Session, conv: Conversation, tags: list[TagFinding]) -> None:
-    """Put tags on the conversation's customer; a tag removed by hand is not re-added."""
-    now = utcnow()
+    """Put tag rules' tags on the conversation's customer (see ``tagging.service.add_tag``)."""
     for finding in tags:
-        row = db_session.scalars(
-            select(CustomerTag).where(
-                CustomerTag.customer_id == conv.customer_id, CustomerTag.tag == finding.tag
+        add_tag(
+            db_session=db_session, customer=conv.customer, tag=finding.tag, source=finding.source,
+            rule_id=finding.rule_id, rule_version=finding.rule_version,
+            evidence=[{**e.to_dict(), "conversation_id": conv.external_id} for e in finding.evidence],
+        )  # fmt: skip
+
+
+def raise_deep_alerts(
+    db_session: Session, conv: Conversation, ruleset: RuleSet, analysis: Analysis
+) -> list[dict[str, Any]]:
+    """Alerts of rules the hot lane could not decide (raised once, like the hot lane's)."""
+    violations = {
+        v.rule_id: v
+        for v in db_session.scalars(select(Violation).where(Violation.conversation_id == conv.id))
+    }
+    events: list[dict[str, Any]] = []
+    for result in analysis.violations:
+        rule = ruleset.get(result.rule_id)
+        violation = violations.get(rule.id)
+        if violation is None or violation.status in FROZEN:
+            continue
+        events.extend(
+            raise_alerts(
+                db_session=db_session,
+                conv=conv,
+                violation=violation,
+                rule=rule,
+                evidence=result.evidence,
             )
-        ).one_or_none()
-        evidence = [{**e.to_dict(), "conversation_id": conv.external_id} for e in finding.evidence]
-        if row is None:
-            db_session.add(CustomerTag(
-                tenant_id=conv.tenant_id, customer_id=conv.customer_id, tag=finding.tag, source=finding.source,
-                rule_id=finding.rule_id, rule_version=finding.rule_version, evidence=evidence[:MAX_TAG_EVIDENCE],
-                first_seen_at=now, last_seen_at=now,
-            ))  # fmt: skip
-            continue
-        if row.removed_at is not None and row.removed_by not in (None, "system"):
-            continue
-        known = {
-            (e.get("conversation_id"), e.get("message_id"), e.get("start"))
-            for e in row.evidence or []
-        }
-        fresh = [
-            e for e in evidence if (e["conversation_id"], e["message_id"], e["start"]) not in known
-        ]
-        row.evidence = ((row.evidence or []) + fresh)[-MAX_TAG_EVIDENCE:]
-        row.last_seen_at = now
-        row.removed_at = None
-        row.rule_id, row.rule_version = finding.rule_id, finding.rule_version
-    db_session.flush()
+        )
+    return events
 
 
 def save_analysis(
@@ -143,9 +151,11 @@ def save_analysis(
     save_violations(db_session, conv, ruleset, analysis)
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
     save_tags(db_session, conv, analysis.tags)
+    events = raise_deep_alerts(db_session, conv, ruleset, analysis)
     conv.stage_errors = [{"stage": e.stage, "message": e.message} for e in analysis.errors]
     conv.lease_until = None
     conv.status = "analysed"
     conv.analysed_at = utcnow()
     conv.analysis_attempts = (conv.analysis_attempts or 0) + 1
     db_session.flush()
+    return events

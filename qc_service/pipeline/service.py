@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,11 +29,16 @@ log = logging.getLogger(__name__)
 
 
 def analyze_in_session(
-    *, db_session: Session, conversation_pk: int, delay: float = 0.0
+    *,
+    db_session: Session,
+    conversation_pk: int,
+    delay: float = 0.0,
+    alerts: list[dict[str, Any]] | None = None,
 ) -> Analysis | None:
     """Run the rule stage on one conversation inside the caller's transaction.
 
-    Returns None when the conversation is unknown (deleted) — nothing to do.
+    Alert events to publish after commit are appended to ``alerts``. Returns None when the
+    conversation is unknown (deleted) — nothing to do.
     """
     conv = db_session.get(Conversation, conversation_pk)
     if conv is None:
@@ -41,7 +48,9 @@ def analyze_in_session(
         time.sleep(delay)  # tests only: a window to kill a worker mid-task
     ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
     analysis = analyze(ruleset, to_rule_conversation(conv))
-    save_analysis(db_session, conv, ruleset, analysis)
+    events = save_analysis(db_session, conv, ruleset, analysis)
+    if alerts is not None:
+        alerts.extend(events)
     db_session.execute(
         update(Conversation)
         .where(Conversation.id == conv.id, Conversation.revision != revision)
@@ -67,26 +76,39 @@ def mark_failed(
 
 
 def analyze_conversation(
-    *, session_factory: sessionmaker[Session], conversation_pk: int, delay: float = 0.0
+    *,
+    session_factory: sessionmaker[Session],
+    conversation_pk: int,
+    delay: float = 0.0,
+    publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> Analysis | None:
-    """Analyse in a transaction of its own; on failure record it on the conversation and return None."""
+    """Analyse in a transaction of its own; publish its alerts after commit; on failure record it
+    on the conversation and return None."""
+    alerts: list[dict[str, Any]] = []
     try:
         with write_transaction(session_factory) as db_session:
-            return analyze_in_session(
-                db_session=db_session, conversation_pk=conversation_pk, delay=delay
+            analysis = analyze_in_session(
+                db_session=db_session, conversation_pk=conversation_pk, delay=delay, alerts=alerts
             )
     except Exception as exc:  # noqa: BLE001 - any failure must become a visible, replayable status
         log.exception("analysis of conversation %s failed", conversation_pk)
         mark_failed(session_factory=session_factory, conversation_pk=conversation_pk, error=exc)
         return None
+    for event in alerts:
+        if publish is not None:
+            publish(event)
+    return analysis
 
 
-def run_deep(store: Store, conversation_pk: int) -> None:
+def run_deep(
+    store: Store, conversation_pk: int, publish: Callable[[dict[str, Any]], None] | None = None
+) -> None:
     """One deep-lane run (in-process lane)."""
     analyze_conversation(
         session_factory=store.session_factory,
         conversation_pk=conversation_pk,
         delay=store.settings.debug_task_delay_seconds,
+        publish=publish,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from factories import record
 from sqlalchemy import func, select
 
+from crm_bridge.outbox.models import OutboxEvent
 from qc_service.conversations.models import Conversation, Message
 from qc_service.conversations.service import get_by_external_id
 from qc_service.ingest.service import ingest_one
@@ -48,8 +49,12 @@ def test_red_line_is_stored_with_evidence_score_and_tag(store: Store) -> None:
             False,
             [{"rule_id": "redline.red-packet", "deduct": 0, "fatal": True}],
         )
-        tag = s.scalars(select(CustomerTag)).one()
-        assert tag.tag == "询价客户" and tag.evidence[0]["message_id"] == "m1"
+        tags = {t.tag: t for t in s.scalars(select(CustomerTag))}
+        assert set(tags) == {"询价客户", "红包敏感"}  # a tag rule, and the red line's tag_customer action
+        assert tags["询价客户"].evidence[0]["message_id"] == "m1"
+        assert (tags["红包敏感"].source, tags["红包敏感"].evidence[0]["text"]) == ("rule", "红*包")
+        events = [e.event_type for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+        assert events == ["violation.opened", "tag.added", "tag.added", "alert.raised"]
         conv = get_by_external_id(db_session=s, tenant_id="default", external_id="c1")
         assert conv is not None and conv.status == "analysed" and conv.closed
 

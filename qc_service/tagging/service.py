@@ -1,0 +1,70 @@
+"""Customer tags: put on with their evidence, never silently re-added after a person removed them.
+
+Why every change goes through here: a tag change is also a CRM event (``tag.added`` /
+``tag.removed`` in the outbox, same transaction), and the rule "a tag removed by hand is not
+re-added by the same evidence" must hold for every source (rules, actions, Q&A, groups).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_bridge.outbox.service import enqueue
+from qc_service.db.base import utcnow
+from qc_service.tagging.models import CustomerTag
+from qc_service.tenancy.models import Customer
+
+MAX_TAG_EVIDENCE = 20
+
+
+def add_tag(
+    *,
+    db_session: Session,
+    customer: Customer,
+    tag: str,
+    source: str,
+    rule_id: str | None,
+    rule_version: int | None,
+    evidence: list[dict[str, Any]],
+) -> bool:
+    """Put a tag on a customer (or refresh it); True when it is newly on the customer."""
+    now = utcnow()
+    row = db_session.scalars(
+        select(CustomerTag).where(CustomerTag.customer_id == customer.id, CustomerTag.tag == tag)
+    ).one_or_none()
+    added = False
+    if row is None:
+        row = CustomerTag(
+            tenant_id=customer.tenant_id, customer_id=customer.id, tag=tag, source=source, rule_id=rule_id,
+            rule_version=rule_version, evidence=evidence[:MAX_TAG_EVIDENCE], first_seen_at=now, last_seen_at=now,
+        )  # fmt: skip
+        db_session.add(row)
+        added = True
+    else:
+        if row.removed_at is not None and row.removed_by not in (None, "system"):
+            return False  # removed by a person: the same evidence does not bring it back
+        known = {
+            (e.get("conversation_id"), e.get("message_id"), e.get("start"))
+            for e in row.evidence or []
+        }
+        fresh = [
+            e
+            for e in evidence
+            if (e.get("conversation_id"), e.get("message_id"), e.get("start")) not in known
+        ]
+        row.evidence = ((row.evidence or []) + fresh)[-MAX_TAG_EVIDENCE:]
+        row.last_seen_at = now
+        added = row.removed_at is not None
+        row.removed_at = None
+        row.rule_id, row.rule_version = rule_id, rule_version
+    if added:
+        enqueue(
+            db_session=db_session, tenant_id=customer.tenant_id, event_type="tag.added",
+            customer_external_id=customer.external_id,
+            data={"tag": tag, "source": source, "rule_id": rule_id, "rule_version": rule_version, "evidence": evidence[:5]},
+        )  # fmt: skip
+    db_session.flush()
+    return added
