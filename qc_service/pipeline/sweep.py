@@ -23,6 +23,7 @@ from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 from qc_service.pipeline.models import Lease
+from qc_service.review.flows import confirm_expired
 from qc_service.store import Store
 
 log = logging.getLogger(__name__)
@@ -99,16 +100,18 @@ def sweep(store: Store, submit: Callable[[int], None], *, holder: str | None = N
         ).all()
         for conv in stuck:
             conv.lease_until = now + lease
+        confirmed = confirm_expired(
+            db_session=db_session, window_days=settings.appeal_window_days, now=now
+        )
         closed_ids = [c.id for c in idle]
         requeued = [c.id for c in stuck if c.id not in closed_ids]
     for pk in closed_ids + requeued:
         submit(pk)
-    if closed_ids or requeued:
+    if closed_ids or requeued or confirmed:
         log.info(
-            "sweep: closed %d idle chats, re-queued %d stuck conversations",
-            len(closed_ids),
-            len(requeued),
-        )
+            "sweep: closed %d idle chats, re-queued %d stuck conversations, confirmed %d violations",
+            len(closed_ids), len(requeued), len(confirmed),
+        )  # fmt: skip
     return SweepResult(True, requeued, closed_ids)
 
 

@@ -1,0 +1,182 @@
+"""Read side for reviewers and managers: violation pages, a violation with its context, scores.
+
+Why separate from ``flows``: reads never change state; the lifecycle lives in ``flows`` alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from qc_service.audit.models import AuditEvent
+from qc_service.conversations.models import Conversation
+from qc_service.review.models import Score, Violation
+from qc_service.tenancy.models import Customer, Employee
+
+CONTEXT_MESSAGES = 2
+"""Messages shown before and after an evidence message."""
+
+
+@dataclass(slots=True)
+class ViolationFilter:
+    """The filters of GET /v1/violations (all optional)."""
+
+    status: str | None = None
+    rule: str | None = None
+    severity: str | None = None
+    agent: str | None = None
+    team: str | None = None
+    customer: str | None = None
+    conversation: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(tenant_id: str, f: ViolationFilter) -> Select[Any]:
+    stmt = (
+        select(Violation, Conversation, Employee, Customer)
+        .join(Conversation, Violation.conversation_id == Conversation.id)
+        .join(Employee, Conversation.employee_id == Employee.id)
+        .join(Customer, Conversation.customer_id == Customer.id)
+        .where(Violation.tenant_id == tenant_id)
+    )
+    conditions = {
+        "status": Violation.status, "rule": Violation.rule_id, "severity": Violation.severity,
+        "agent": Employee.external_id, "team": Employee.team, "customer": Customer.external_id,
+        "conversation": Conversation.external_id,
+    }  # fmt: skip
+    for name, column in conditions.items():
+        value = getattr(f, name)
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.since is not None:
+        stmt = stmt.where(Violation.created_at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(Violation.created_at < f.until)
+    return stmt
+
+
+def list_violations(
+    *, db_session: Session, tenant_id: str, filters: ViolationFilter, cursor: int | None, limit: int
+) -> tuple[list[tuple[Violation, Conversation, Employee, Customer]], int, int | None]:
+    """Newest first; returns rows, the total matching, and the cursor of the next page."""
+    stmt = _filtered(tenant_id, filters)
+    total = (
+        db_session.scalar(
+            select(func.count()).select_from(stmt.with_only_columns(Violation.id).subquery())
+        )
+        or 0
+    )
+    if cursor is not None:
+        stmt = stmt.where(Violation.id < cursor)
+    rows = [
+        tuple(r)
+        for r in db_session.execute(stmt.order_by(Violation.id.desc()).limit(limit + 1)).all()
+    ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, total, (rows[-1][0].id if more and rows else None)  # type: ignore[return-value]
+
+
+def evidence_with_context(violation: Violation, conv: Conversation) -> list[dict[str, Any]]:
+    """Each evidence item with the messages around it."""
+    position = {m.external_id: i for i, m in enumerate(conv.messages)}
+    out = []
+    for ev in violation.evidence:
+        item = ev.to_dict()
+        index = position.get(ev.message_external_id or "")
+        if index is not None:
+            lo, hi = max(0, index - CONTEXT_MESSAGES), index + CONTEXT_MESSAGES + 1
+            item["context"] = [
+                {
+                    "id": m.external_id,
+                    "seq": m.seq,
+                    "role": m.role,
+                    "type": m.type,
+                    "text": m.text,
+                    "ts": m.ts,
+                }
+                for m in conv.messages[lo:hi]
+            ]
+        out.append(item)
+    return out
+
+
+def history(*, db_session: Session, violation: Violation) -> list[AuditEvent]:
+    """The violation's audit trail, oldest first."""
+    return list(
+        db_session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "violation", AuditEvent.entity_id == str(violation.id))
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def load_for_detail(*, db_session: Session, violation_id: int) -> Violation | None:
+    """A violation with evidence, appeals and its conversation's messages loaded."""
+    return db_session.scalars(
+        select(Violation)
+        .where(Violation.id == violation_id)
+        .options(
+            selectinload(Violation.evidence),
+            selectinload(Violation.appeals),
+            selectinload(Violation.conversation).selectinload(Conversation.messages),
+        )
+    ).one_or_none()
+
+
+def score_groups(
+    *,
+    db_session: Session,
+    tenant_id: str,
+    group_by: str,
+    tz: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[dict[str, Any]]:
+    """Scores (count, mean, pass rate) and violation counts by agent, team or day (tenant's zone)."""
+    stmt = (
+        select(Score, Conversation, Employee)
+        .join(Conversation, Score.conversation_id == Conversation.id)
+        .join(Employee, Conversation.employee_id == Employee.id)
+        .where(Conversation.tenant_id == tenant_id)
+    )
+    if since is not None:
+        stmt = stmt.where(Conversation.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Conversation.created_at < until)
+    counts = dict(
+        db_session.execute(
+            select(Violation.conversation_id, func.count())
+            .where(Violation.tenant_id == tenant_id, Violation.status != "overturned")
+            .group_by(Violation.conversation_id)
+        ).all()
+    )
+    zone = ZoneInfo(tz)
+    groups: dict[str, list[tuple[Score, int]]] = defaultdict(list)
+    for score, conv, emp in db_session.execute(stmt).all():
+        if group_by == "agent":
+            key = emp.external_id
+        elif group_by == "team":
+            key = emp.team or "(no team)"
+        else:
+            when = conv.started_at or conv.created_at
+            key = when.astimezone(zone).date().isoformat()
+        groups[key].append((score, counts.get(conv.id, 0)))
+    out = []
+    for key in sorted(groups):
+        items = groups[key]
+        passed = sum(1 for s, _ in items if s.passed)
+        out.append({
+            "key": key, "conversations": len(items),
+            "mean_score": round(sum(s.score for s, _ in items) / len(items), 1),
+            "passed": passed, "pass_rate": round(passed / len(items), 3), "violations": sum(n for _, n in items),
+        })  # fmt: skip
+    return out

@@ -1,0 +1,172 @@
+"""``/v1/violations`` (read, appeal, decide, confirm) and ``/v1/scores``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from qc_service.api.deps import DbDep, StoreDep, TenantDep
+from qc_service.conversations.schemas import ErrorOut
+from qc_service.db.session import write_transaction
+from qc_service.review import flows, queries
+from qc_service.review import schemas as s
+from qc_service.review.models import Violation
+
+router = APIRouter(tags=["review"])
+ActorDep = Annotated[str, Header(alias="X-QC-Actor", description="who acts (agent or reviewer id)")]
+
+
+def _read(v: Violation, window_days: int) -> dict[str, object]:
+    conv = v.conversation
+    return {
+        "id": v.id, "conversation_id": conv.external_id, "rule_id": v.rule_id, "rule_version": v.rule_version,
+        "severity": v.severity, "status": v.status, "created_at": v.created_at, "decided_at": v.decided_at,
+        "employee_id": conv.employee.external_id, "team": conv.employee.team, "customer_id": conv.customer.external_id,
+        "appeal_window_closes_at": v.created_at + timedelta(days=window_days),
+    }  # fmt: skip
+
+
+@router.get("/v1/violations", response_model=s.ViolationPage, summary="List violations")
+def list_violations(
+    db: DbDep,
+    tenant: TenantDep,
+    store: StoreDep,
+    status: str | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    agent: Annotated[str | None, Query(description="employee id")] = None,
+    team: str | None = None,
+    customer: str | None = None,
+    conversation: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: Annotated[int | None, Query(description="`next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> s.ViolationPage:
+    """Newest first; a page `{"items", "total", "next"}`."""
+    f = queries.ViolationFilter(
+        status, rule, severity, agent, team, customer, conversation, since, until
+    )
+    rows, total, nxt = queries.list_violations(
+        db_session=db, tenant_id=tenant, filters=f, cursor=cursor, limit=limit
+    )
+    window = store.settings.appeal_window_days
+    items = [s.ViolationRead(**_read(v, window)) for v, *_ in rows]  # type: ignore[arg-type]
+    return s.ViolationPage(items=items, total=total, next=str(nxt) if nxt is not None else None)
+
+
+def _detail(db: DbDep, tenant: str, violation_id: int, window_days: int) -> s.ViolationDetail:
+    violation = queries.load_for_detail(db_session=db, violation_id=violation_id)
+    if violation is None or violation.tenant_id != tenant:
+        flows.get_or_raise(
+            db_session=db, tenant_id=tenant, violation_id=violation_id
+        )  # raises NotFound
+    assert violation is not None
+    return s.ViolationDetail(
+        **_read(violation, window_days),  # type: ignore[arg-type]
+        deduct=violation.deduct, fatal=violation.fatal, actions=violation.actions,
+        evidence=[s.EvidenceWithContext(**e) for e in queries.evidence_with_context(violation, violation.conversation)],
+        appeals=[s.AppealRead.model_validate(a, from_attributes=True) for a in violation.appeals],
+        history=[s.HistoryItem.model_validate(h, from_attributes=True) for h in queries.history(db_session=db, violation=violation)],
+    )  # fmt: skip
+
+
+@router.get(
+    "/v1/violations/{violation_id}",
+    response_model=s.ViolationDetail,
+    responses={404: {"model": ErrorOut}},
+    summary="Get a violation with evidence in context, appeals and history",
+)
+def get_violation(
+    violation_id: int, db: DbDep, tenant: TenantDep, store: StoreDep
+) -> s.ViolationDetail:
+    """The evidence with the surrounding messages, the appeal, the decisions and the audit trail."""
+    return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+
+
+@router.post(
+    "/v1/violations/{violation_id}/appeal",
+    response_model=s.ViolationDetail,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Appeal a violation (agent)",
+)
+def appeal_violation(
+    violation_id: int,
+    body: s.AppealIn,
+    store: StoreDep,
+    tenant: TenantDep,
+    actor: ActorDep = "agent",
+) -> s.ViolationDetail:
+    """open → appealed, within the appeal window (`QC_APPEAL_WINDOW_DAYS`); anything else is 409."""
+    with write_transaction(store.session_factory) as db:
+        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
+        flows.appeal(db_session=db, violation=violation, reason=body.reason, appellant=actor,
+                     window_days=store.settings.appeal_window_days)  # fmt: skip
+    with store.session_factory() as db:
+        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+
+
+@router.post(
+    "/v1/violations/{violation_id}/decision",
+    response_model=s.ViolationDetail,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Uphold or overturn a violation (reviewer)",
+)
+def decide_violation(
+    violation_id: int,
+    body: s.DecisionIn,
+    store: StoreDep,
+    tenant: TenantDep,
+    actor: ActorDep = "reviewer",
+) -> s.ViolationDetail:
+    """open or appealed → upheld | overturned. An overturn gives the conversation's points back and
+    removes the violation from the customer's CRM summary."""
+    with write_transaction(store.session_factory) as db:
+        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
+        flows.decide(db_session=db, violation=violation, decision=body.decision, reviewer=actor,
+                     comment=body.comment, severity=body.severity)  # fmt: skip
+    with store.session_factory() as db:
+        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+
+
+@router.post(
+    "/v1/violations/{violation_id}/confirm",
+    response_model=s.ViolationDetail,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Confirm an open violation (reviewer's spot check)",
+)
+def confirm_violation(
+    violation_id: int,
+    body: s.ConfirmIn,
+    store: StoreDep,
+    tenant: TenantDep,
+    actor: ActorDep = "reviewer",
+) -> s.ViolationDetail:
+    """open → confirmed (the same happens by itself when the appeal window closes)."""
+    with write_transaction(store.session_factory) as db:
+        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
+        flows.confirm(
+            db_session=db, violation=violation, actor=actor, reason=body.comment or "spot check"
+        )
+    with store.session_factory() as db:
+        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+
+
+@router.get("/v1/scores", response_model=s.ScorePage, summary="Scores by agent, team or day")
+def list_scores(
+    db: DbDep,
+    tenant: TenantDep,
+    store: StoreDep,
+    group_by: Annotated[str, Query(pattern="^(agent|team|day)$")] = "agent",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> s.ScorePage:
+    """Mean score, pass rate and standing violations per group; days in the tenant's time zone
+    (`QC_TIMEZONE`)."""
+    items = queries.score_groups(db_session=db, tenant_id=tenant, group_by=group_by, tz=store.settings.timezone,
+                                 since=since, until=until)  # fmt: skip
+    return s.ScorePage(
+        group_by=group_by, items=[s.ScoreGroup(**i) for i in items], total=len(items)
+    )

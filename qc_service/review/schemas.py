@@ -1,0 +1,120 @@
+"""API shapes of the review domain: violation pages and details, decisions, appeals, scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from qc_service.conversations.schemas import EvidenceOut, MessageOut
+
+
+class ViolationBase(BaseModel):
+    """Fields every violation view carries."""
+
+    id: int
+    conversation_id: str
+    rule_id: str
+    rule_version: int
+    severity: str
+    status: str = Field(description="open | appealed | upheld | overturned | confirmed")
+    created_at: datetime
+    employee_id: str
+    team: str | None
+    customer_id: str
+
+
+class ViolationRead(ViolationBase):
+    """A violation in a list."""
+
+    decided_at: datetime | None
+    appeal_window_closes_at: datetime
+
+
+class ViolationPage(BaseModel):
+    """A page of violations; pass ``next`` as ``cursor`` for the following page."""
+
+    items: list[ViolationRead]
+    total: int
+    next: str | None
+
+
+class EvidenceWithContext(EvidenceOut):
+    """Evidence plus the messages around it, as the reviewer reads it."""
+
+    context: list[MessageOut] = Field(default_factory=list)
+
+
+class AppealRead(BaseModel):
+    """An agent's appeal and its decision."""
+
+    id: int
+    reason: str
+    appellant: str
+    created_at: datetime
+    decision: str | None
+    reviewer: str | None
+    comment: str | None
+    decided_at: datetime | None
+
+
+class HistoryItem(BaseModel):
+    """One audit event of the violation."""
+
+    action: str
+    actor: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+
+class ViolationDetail(ViolationRead):
+    """Everything a reviewer needs to decide."""
+
+    deduct: int
+    fatal: bool
+    actions: list[dict[str, Any]]
+    evidence: list[EvidenceWithContext]
+    appeals: list[AppealRead]
+    history: list[HistoryItem]
+
+
+class AppealIn(BaseModel):
+    """``{"reason"}``: why the agent disputes the finding."""
+
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision; ``severity`` may be changed when upholding."""
+
+    decision: Literal["uphold", "overturn"]
+    comment: str | None = Field(None, max_length=4000)
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+
+
+class ConfirmIn(BaseModel):
+    """A reviewer's spot check of an open violation."""
+
+    comment: str | None = Field(None, max_length=4000)
+
+
+class ScoreGroup(BaseModel):
+    """Scores of one agent, team or day."""
+
+    key: str
+    conversations: int
+    mean_score: float
+    passed: int
+    pass_rate: float
+    violations: int
+
+
+class ScorePage(BaseModel):
+    """Score aggregates."""
+
+    group_by: str
+    items: list[ScoreGroup]
+    total: int
+    next: str | None = None

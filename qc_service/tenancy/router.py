@@ -1,0 +1,80 @@
+"""``GET /v1/customers/{id}``: what sales see — owner, tags with evidence, violation summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from qc_service.api.deps import DbDep, TenantDep
+from qc_service.conversations.models import Conversation
+from qc_service.conversations.schemas import ErrorOut
+from qc_service.errors import NotFound
+from qc_service.review.models import Violation
+from qc_service.tagging.models import CustomerTag
+from qc_service.tenancy.service import get_customer
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+class TagRead(BaseModel):
+    """A tag on the customer and why."""
+
+    tag: str
+    source: str
+    rule_id: str | None
+    rule_version: int | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    evidence: list[dict[str, Any]]
+
+
+class CustomerRead(BaseModel):
+    """A customer as the service knows them."""
+
+    id: str
+    name: str | None
+    phone: str | None
+    unionid: str | None
+    crm_id: str | None
+    owner_id: str | None
+    tags: list[TagRead]
+    violations: dict[str, Any]
+    crm_summary: dict[str, Any]
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    responses={404: {"model": ErrorOut}},
+    summary="Get a customer",
+)
+def get_customer_view(customer_id: str, db: DbDep, tenant: TenantDep) -> CustomerRead:
+    """Owner, current tags with their evidence, and a summary of the violations in the customer's
+    conversations that stand (overturned ones are not counted); ``crm_summary`` is what the CRM
+    bridge wrote to the customer's core record."""
+    customer = get_customer(db_session=db, tenant_id=tenant, external_id=customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id!r} not found", record_id=customer_id)
+    tags = db.scalars(
+        select(CustomerTag)
+        .where(CustomerTag.customer_id == customer.id, CustomerTag.removed_at.is_(None))
+        .order_by(CustomerTag.first_seen_at)
+    ).all()
+    violations = db.execute(
+        select(Violation.rule_id, Violation.status)
+        .join(Conversation, Violation.conversation_id == Conversation.id)
+        .where(Conversation.customer_id == customer.id, Violation.status != "overturned")
+    ).all()
+    return CustomerRead(
+        id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
+        crm_id=customer.crm_id, owner_id=customer.owner_external_id,
+        tags=[TagRead.model_validate(t, from_attributes=True) for t in tags],
+        violations={"total": len(violations), "by_rule": dict(Counter(r for r, _ in violations)),
+                    "by_status": dict(Counter(st for _, st in violations))},
+        crm_summary=customer.violation_summary or {},
+    )  # fmt: skip
