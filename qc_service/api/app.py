@@ -27,6 +27,7 @@ from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
 from qc_service.pipeline.service import warm_up
 from qc_service.pipeline.sweep import Sweeper
 from qc_service.review.router import router as review_router
+from qc_service.rulesets.router import router as rules_router
 from qc_service.runtime import Runtime
 from qc_service.store import Store, open_store
 from qc_service.tenancy.router import router as customers_router
@@ -121,4 +122,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(alerts_router)
     app.include_router(review_router)
     app.include_router(customers_router)
+    app.include_router(rules_router)
     return app

@@ -6,17 +6,20 @@ record or stage failed (reported), 2 the input or the rules cannot be used at al
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from qc_service.cli import analyze as analyze_cmd
-from qc_service.cli import store_cmds
+from qc_service.cli import rules_cmds, store_cmds
 from qc_service.config import get_settings
 from qc_service.demo import DEMO_FILE
+from qc_service.errors import QCError
 from qc_service.rules.errors import RuleValidationError
 from qc_service.rules.loader import builtin_pack_path, load_rules_file
+from qc_service.rulesets import authoring
 from qc_service.store import open_store
 
 app = typer.Typer(
@@ -66,6 +69,71 @@ def rules_check(path: Path = typer.Argument(..., help="rule file (YAML or JSON)"
         f"{path}: {len(ruleset.rules)} rules OK ({hot} on the hot lane, "
         f"{len(ruleset.index.matcher.patterns)} patterns)"
     )
+
+
+@rules_app.command("import")
+def rules_import(path: Path = typer.Argument(..., help="rule file (YAML or JSON)")) -> None:
+    """Publish a rule file to the store: a new immutable version of every changed rule."""
+    _load_rules(path)
+    store = open_store(get_settings())
+    try:
+        rules_cmds.import_file(store, path, Console())
+    finally:
+        store.close()
+
+
+@rules_app.command("test")
+def rules_test(
+    rules: Path = typer.Argument(..., help="rule file"),
+    conversation: Path = typer.Argument(..., help="one record (JSON)"),
+    fmt: str = typer.Option("table", "--format", help="table or jsonl"),
+) -> None:
+    """Try rules on one pasted conversation and show the evidence (stores nothing)."""
+    ruleset = _load_rules(rules)
+    try:
+        data = json.loads(conversation.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        err.print(f"[red]{conversation}: {exc}[/red]")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE) from None
+    try:
+        lines = authoring.try_rules(ruleset, data)
+    except QCError as exc:
+        err.print(f"[red]{conversation}: {exc.field}: {exc.message}[/red]")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE) from None
+    texts = {data["id"]: {m["id"]: m.get("text", "") for m in data.get("messages", [])}}
+    analyze_cmd.emit(lines, texts, fmt)
+    raise typer.Exit(analyze_cmd.exit_code(lines))
+
+
+@app.command()
+def backtest(
+    rules: Path = typer.Option(..., "--rules", help="draft rule file"),
+    rule: str | None = typer.Option(None, "--rule", help="only this rule of the draft"),
+    since: str | None = typer.Option(None, "--since", help="e.g. 30d, 12h, or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Re-run a draft over stored conversations without writing findings: hits, new/lost vs live,
+    a sample with evidence, estimated precision where reviewers judged (Wilson 95 %)."""
+    _load_rules(rules)
+    store = open_store(get_settings())
+    try:
+        report = rules_cmds.backtest(store, rules, rule, since, Console(), as_json)
+    finally:
+        store.close()
+    raise typer.Exit(analyze_cmd.EXIT_OK if report.complete else analyze_cmd.EXIT_PARTIAL)
+
+
+@app.command()
+def reanalyze(
+    since: str | None = typer.Option(None, "--since", help="e.g. 30d, or an ISO time"),
+) -> None:
+    """Re-run the published rules over stored history (writes findings; decided violations untouched)."""
+    store = open_store(get_settings())
+    try:
+        out = rules_cmds.reanalyze(store, since, Console())
+    finally:
+        store.close()
+    raise typer.Exit(analyze_cmd.EXIT_PARTIAL if out["failed"] else analyze_cmd.EXIT_OK)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 from qc_service.pipeline.models import Lease
 from qc_service.review.flows import confirm_expired
+from qc_service.rulesets.authoring import promote_due
 from qc_service.store import Store
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def sweep(store: Store, submit: Callable[[int], None], *, holder: str | None = N
         ).all()
         for conv in stuck:
             conv.lease_until = now + lease
+        promote_due(db_session=db_session, now=now)
         confirmed = confirm_expired(
             db_session=db_session, window_days=settings.appeal_window_days, now=now
         )

@@ -7,6 +7,7 @@ lexicon file has been edited. An edit publishes a new version; it never rewrites
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, event
@@ -35,6 +36,9 @@ class Rule(TimestampMixin, Base):
     """``violation`` | ``tag``."""
     enabled: Mapped[bool] = mapped_column(default=True)
     current_version: Mapped[int]
+    scheduled_version: Mapped[int | None]
+    """A published version that becomes current at ``scheduled_at`` (the sweep promotes it)."""
+    scheduled_at: Mapped[datetime | None]
 
     tenant: Mapped[Tenant] = relationship()
     versions: Mapped[list[RuleVersion]] = relationship(
