@@ -30,6 +30,7 @@ from qc_service.review.router import router as review_router
 from qc_service.rulesets.router import router as rules_router
 from qc_service.runtime import Runtime
 from qc_service.store import Store, open_store
+from qc_service.tagging.router import router as tags_router
 from qc_service.tenancy.router import router as customers_router
 
 
@@ -123,4 +124,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(review_router)
     app.include_router(customers_router)
     app.include_router(rules_router)
+    app.include_router(tags_router)
     return app

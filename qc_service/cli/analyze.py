@@ -59,6 +59,7 @@ def analyze_file(
     lines: list[dict[str, Any]] = []
     texts: dict[str, dict[str, str]] = {}
     total = sum(1 for _ in path.open(encoding="utf-8-sig"))
+    held: dict[tuple[str, str], str] = {}
     err_console = Console(stderr=True)
     with Progress(
         console=err_console, transient=True, disable=total < PROGRESS_MIN_LINES
@@ -76,8 +77,30 @@ def analyze_file(
                 continue
             conversation = to_conversation(record, final=True)
             texts[record.id] = {m.id: m.text for m in conversation.messages}
-            lines.extend(finding_lines(analyze(ruleset, conversation), ruleset))
+            found = finding_lines(analyze(ruleset, conversation), ruleset)
+            lines.extend(_exclusive(found, ruleset, held))
     return lines, texts
+
+
+def _exclusive(
+    found: list[dict[str, Any]], ruleset: RuleSet, held: dict[tuple[str, str], str]
+) -> list[dict[str, Any]]:
+    """Exclusive groups across the file's history: a customer's new tag of a group is preceded by
+    a ``remove`` line for the group's tag the customer had (小学 → 初中)."""
+    out: list[dict[str, Any]] = []
+    for line in found:
+        if line["type"] == "tag" and line["action"] == "add":
+            group = ruleset.get(line["rule_id"]).extra.get("exclusive_group")
+            if group:
+                key = (line["customer_id"], str(group))
+                old = held.get(key)
+                if old is not None and old != line["tag"]:
+                    out.append(
+                        {**line, "action": "remove", "tag": old, "evidence": line["evidence"]}
+                    )
+                held[key] = line["tag"]
+        out.append(line)
+    return out
 
 
 def emit(lines: list[dict[str, Any]], texts: dict[str, dict[str, str]], fmt: str) -> None:

@@ -24,7 +24,7 @@ from qc_service.rules.compiled import RuleSet
 from qc_service.rules.model import Evidence as Ev
 from qc_service.rules.model import ScoreItem
 from qc_service.rules.scorecard import score_items
-from qc_service.tagging.service import add_tag
+from qc_service.tagging.service import add_tag, replace_in_group
 
 FROZEN = frozenset({"appealed", "upheld", "overturned", "confirmed"})
 """Statuses re-analysis never touches."""
@@ -108,14 +108,36 @@ def save_score(db_session: Session, conv: Conversation, pass_mark: int, *, compl
     return row
 
 
-def save_tags(db_session: Session, conv: Conversation, tags: list[TagFinding]) -> None:
-    """Put tag rules' tags on the conversation's customer (see ``tagging.service.add_tag``)."""
+def exclusive_groups(ruleset: RuleSet) -> dict[str, set[str]]:
+    """Exclusive group name → the tags of its rules."""
+    groups: dict[str, set[str]] = {}
+    for rule in ruleset.rules:
+        group = rule.extra.get("exclusive_group")
+        if group and rule.tag:
+            groups.setdefault(str(group), set()).add(rule.tag)
+    return groups
+
+
+def save_tags(
+    db_session: Session, conv: Conversation, ruleset: RuleSet, tags: list[TagFinding]
+) -> None:
+    """Put tag rules' tags on the conversation's customer (see ``tagging.service.add_tag``); a tag
+    of an exclusive group replaces the group's other tags."""
+    groups = exclusive_groups(ruleset)
     for finding in tags:
-        add_tag(
+        added = add_tag(
             db_session=db_session, customer=conv.customer, tag=finding.tag, source=finding.source,
             rule_id=finding.rule_id, rule_version=finding.rule_version,
             evidence=[{**e.to_dict(), "conversation_id": conv.external_id} for e in finding.evidence],
         )  # fmt: skip
+        group = ruleset.get(finding.rule_id).extra.get("exclusive_group")
+        if added and group:
+            replace_in_group(
+                db_session=db_session,
+                customer=conv.customer,
+                tag=finding.tag,
+                group_tags=groups[str(group)],
+            )
 
 
 def raise_deep_alerts(
@@ -150,7 +172,7 @@ def save_analysis(
     """Everything an analysis found, in the caller's transaction; the conversation is analysed."""
     save_violations(db_session, conv, ruleset, analysis)
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
-    save_tags(db_session, conv, analysis.tags)
+    save_tags(db_session, conv, ruleset, analysis.tags)
     events = raise_deep_alerts(db_session, conv, ruleset, analysis)
     conv.stage_errors = [{"stage": e.stage, "message": e.message} for e in analysis.errors]
     conv.lease_until = None

@@ -59,6 +59,8 @@ def analyze(
     out = Analysis(conversation.id, errors=list(stage_errors or []))
     for result in evaluate(ruleset, conversation, features=features):
         rule = ruleset.get(result.rule_id)
+        if rule.when is None and "group" in rule.extra and "qa" not in rule.extra:
+            continue  # driven by group join/leave events, not by conversations
         if result.error:
             out.errors.append(StageError(result.stage, f"{rule.id}: {result.error}", rule.id))
         if not result.triggered:

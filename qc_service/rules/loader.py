@@ -255,6 +255,8 @@ class _Loader:
             when = parser.parse(data["when"], f"{path}.when")
         elif not (kind == "tag" and any(k in data for k in ("qa", "group"))):
             self.report(f"{path}.when", "when is required (only qa/group tag rules may omit it)")
+        if "group" in data:
+            self._group(data["group"], f"{path}.group", data.get("tag"))
         tag = data.get("tag")
         if tag is not None and (not isinstance(tag, str) or not tag.strip()):
             self.report(f"{path}.tag", "tag must be a non-empty string")
@@ -270,6 +272,27 @@ class _Loader:
             extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
         )  # fmt: skip
         return rule
+
+    def _group(self, data: Any, path: str, tag: Any) -> None:
+        """``group: {match: 家长群*, on_join: tag, on_leave: untag}`` (group join/leave events)."""
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("match"), str)
+            or not data["match"].strip()
+        ):
+            self.report(
+                path, "group takes {match: <group name pattern>, on_join: tag, on_leave: untag}"
+            )
+            return
+        for key in data:
+            if key not in ("match", "on_join", "on_leave"):
+                self.report(f"{path}.{key}", "unknown key (known: match, on_join, on_leave)")
+        if data.get("on_join", "tag") not in ("tag", "none"):
+            self.report(f"{path}.on_join", "on_join must be tag or none")
+        if data.get("on_leave", "untag") not in ("untag", "keep"):
+            self.report(f"{path}.on_leave", "on_leave must be untag or keep")
+        if not isinstance(tag, str):
+            self.report(f"{path}", "a group rule names its tag with tag:")
 
     def _scope(self, data: Any, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if data is None:

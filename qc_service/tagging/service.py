@@ -44,21 +44,15 @@ def add_tag(
         db_session.add(row)
         added = True
     else:
-        if row.removed_at is not None and row.removed_by not in (None, "system"):
+        known = {_evidence_key(e) for e in row.evidence or []}
+        fresh = [e for e in evidence if _evidence_key(e) not in known]
+        if row.removed_at is not None and row.removed_by not in (None, "system") and not fresh:
             return False  # removed by a person: the same evidence does not bring it back
-        known = {
-            (e.get("conversation_id"), e.get("message_id"), e.get("start"))
-            for e in row.evidence or []
-        }
-        fresh = [
-            e
-            for e in evidence
-            if (e.get("conversation_id"), e.get("message_id"), e.get("start")) not in known
-        ]
         row.evidence = ((row.evidence or []) + fresh)[-MAX_TAG_EVIDENCE:]
         row.last_seen_at = now
         added = row.removed_at is not None
         row.removed_at = None
+        row.removed_by = None
         row.rule_id, row.rule_version = rule_id, rule_version
     if added:
         enqueue(
@@ -68,3 +62,60 @@ def add_tag(
         )  # fmt: skip
     db_session.flush()
     return added
+
+
+def _evidence_key(e: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        e.get("conversation_id"),
+        e.get("message_id"),
+        e.get("start"),
+        e.get("group"),
+        e.get("ts"),
+    )
+
+
+def active_tags(*, db_session: Session, customer: Customer) -> list[CustomerTag]:
+    """The tags on a customer now, oldest first."""
+    return list(
+        db_session.scalars(
+            select(CustomerTag)
+            .where(CustomerTag.customer_id == customer.id, CustomerTag.removed_at.is_(None))
+            .order_by(CustomerTag.first_seen_at, CustomerTag.id)
+        )
+    )
+
+
+def remove_tag(
+    *, db_session: Session, customer: Customer, tag: str, actor: str, reason: str
+) -> bool:
+    """Take a tag off a customer (a salesperson, an exclusive group, a group leave); True if it was on."""
+    row = db_session.scalars(
+        select(CustomerTag).where(
+            CustomerTag.customer_id == customer.id,
+            CustomerTag.tag == tag,
+            CustomerTag.removed_at.is_(None),
+        )
+    ).one_or_none()
+    if row is None:
+        return False
+    row.removed_at = utcnow()
+    row.removed_by = actor
+    enqueue(
+        db_session=db_session, tenant_id=customer.tenant_id, event_type="tag.removed",
+        customer_external_id=customer.external_id, data={"tag": tag, "removed_by": actor, "reason": reason},
+    )  # fmt: skip
+    db_session.flush()
+    return True
+
+
+def replace_in_group(
+    *, db_session: Session, customer: Customer, tag: str, group_tags: set[str]
+) -> list[str]:
+    """Exclusive groups: putting ``tag`` on removes the group's other tags (小学 → 初中)."""
+    removed = []
+    for other in active_tags(db_session=db_session, customer=customer):
+        if other.tag != tag and other.tag in group_tags:
+            remove_tag(db_session=db_session, customer=customer, tag=other.tag, actor="system",
+                       reason=f"replaced by {tag} (exclusive group)")  # fmt: skip
+            removed.append(other.tag)
+    return removed
