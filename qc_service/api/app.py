@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crm_bridge.dispatcher import Dispatcher
+from crm_bridge.settings import BridgeSettings
 from qc_service import __version__
 from qc_service.alerts.hub import make_hub
 from qc_service.alerts.router import router as alerts_router
@@ -79,9 +81,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         sweeper = Sweeper(app.state.store, runtime.lane.submit)
         app.state.sweeper = sweeper
         sweeper.start()
+        dispatcher = Dispatcher(app.state.store.session_factory, BridgeSettings())
+        app.state.dispatcher = dispatcher
+        dispatcher.start()
         try:
             yield
         finally:
+            dispatcher.stop()
             sweeper.stop()
             runtime.lane.close()
             await runtime.hub.stop()

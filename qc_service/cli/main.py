@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from crm_bridge.cli import outbox_app
 from qc_service.cli import analyze as analyze_cmd
 from qc_service.cli import rules_cmds, store_cmds
 from qc_service.config import get_settings
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Check and manage rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(outbox_app, name="outbox")
 err = Console(stderr=True)
 
 
@@ -186,6 +188,8 @@ def worker(
 ) -> None:
     """Run a deep-lane worker (Celery, needs QC_BROKER_URL); brings the database to the current
     schema on start and sweeps for stuck conversations."""
+    from crm_bridge.dispatcher import Dispatcher
+    from crm_bridge.settings import BridgeSettings
     from qc_service.pipeline.celery_app import create_celery, register_tasks
     from qc_service.pipeline.lanes import CeleryLane
     from qc_service.pipeline.service import warm_up
@@ -197,6 +201,8 @@ def worker(
         raise typer.Exit(analyze_cmd.EXIT_UNUSABLE)
     store = open_store(settings)
     warm_up(store)
+    dispatcher = Dispatcher(store.session_factory, BridgeSettings())
+    dispatcher.start()
     celery = create_celery(settings)
     register_tasks(celery, store)
     sweeper = Sweeper(store, CeleryLane(celery, settings.celery_queue).submit)
@@ -208,6 +214,7 @@ def worker(
         )  # fmt: skip
     finally:
         sweeper.stop()
+        dispatcher.stop()
         store.close()
 
 

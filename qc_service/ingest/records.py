@@ -111,15 +111,9 @@ class RecordIn(_Open):
         if self.call is not None:
             for i, seg in enumerate(self.call.segments):
                 ts = self.started_at + timedelta(seconds=seg.start) if self.started_at else None
+                seg_message = {"id": f"seg-{i}", "role": seg.role, "text": seg.text, "ts": ts}
                 out.append(
-                    MessageIn(
-                        id=f"seg-{i}",
-                        role=seg.role,
-                        text=seg.text,
-                        ts=ts,
-                        start=seg.start,
-                        end=seg.end,
-                    )
+                    MessageIn.model_validate({**seg_message, "start": seg.start, "end": seg.end})
                 )
         return out
 

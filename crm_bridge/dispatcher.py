@@ -1,0 +1,311 @@
+"""Delivering committed outbox events: retries with backoff, per-customer order, dead letters.
+
+Why one event per transaction: the row is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite's single writer via ``write_transaction``), delivered and its outcome recorded in the
+same transaction, so two dispatchers never deliver one event at once, and a process killed
+between the CRM call and the commit leaves exactly that one event pending: it is re-delivered
+with the same ``id`` (the receiver's idempotency key). That is the only duplicate there is.
+
+Ordering: an event is due only when no older event of its ``ordering_key`` (tenant:customer) is
+``pending`` or ``failed``. A ``dead`` event does not block later ones (one poisoned event must not
+silence a customer forever); ``replay`` makes it pending again and it is delivered next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+
+import tenacity
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from crm_bridge.adapters.base import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from crm_bridge.adapters.registry import AdapterPool, tenant_adapter_slug
+from crm_bridge.outbox.models import OutboxEvent
+from crm_bridge.settings import BridgeSettings
+from qc_service.config import get_settings
+from qc_service.db.base import utcnow
+from qc_service.db.session import make_engine, make_session_factory, write_transaction
+
+log = logging.getLogger("crm_bridge.dispatcher")  # the same name under `python -m`
+
+UNDELIVERED = ("pending", "failed")
+"""Statuses still to deliver; they also hold back the same customer's later events."""
+
+MAX_ERROR_CHARS = 2000
+
+
+def due_events_query(now: datetime, *, exclude: Sequence[int] = ()) -> Select[OutboxEvent]:
+    """Events due at ``now`` whose customer has no older undelivered event, oldest first."""
+    older = aliased(OutboxEvent)
+    blocked = exists().where(
+        older.ordering_key == OutboxEvent.ordering_key,
+        older.id < OutboxEvent.id,
+        older.status.in_(UNDELIVERED),
+    )
+    stmt = select(OutboxEvent).where(
+        OutboxEvent.status.in_(UNDELIVERED),
+        or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
+        ~blocked,
+    )
+    if exclude:
+        stmt = stmt.where(OutboxEvent.id.not_in(list(exclude)))
+    return stmt.order_by(OutboxEvent.id)
+
+
+def retry_delay(attempt: int, settings: BridgeSettings) -> float:
+    """Seconds before retry ``attempt + 1``: tenacity's exponential wait plus jitter, capped."""
+    base, cap = settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds
+    strategy = tenacity.wait_exponential(multiplier=base, max=cap) + tenacity.wait_random(0, base)
+    state = tenacity.RetryCallState(tenacity.Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    return min(float(strategy(state)), cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The outcome of one delivery attempt (``status`` is the event's status afterwards)."""
+
+    pk: int
+    event_id: str
+    event_type: str
+    ordering_key: str
+    adapter: str
+    status: str
+    attempts: int
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    """What one ``dispatch_once`` pass did, in order."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """How many attempts left their event in ``status``."""
+        return sum(1 for a in self.attempts if a.status == status)
+
+    @property
+    def delivered(self) -> int:
+        """Events delivered in this pass."""
+        return self.count("delivered")
+
+    @property
+    def failed(self) -> int:
+        """Events that failed and will be retried."""
+        return self.count("failed")
+
+    @property
+    def dead(self) -> int:
+        """Events dead-lettered in this pass."""
+        return self.count("dead")
+
+
+def _record(
+    row: OutboxEvent, error: DeliveryError | None, settings: BridgeSettings, when: datetime
+) -> None:
+    if error is None:
+        row.status, row.delivered_at, row.next_attempt_at = "delivered", when, None
+        return
+    row.last_error = error.message[:MAX_ERROR_CHARS]
+    if isinstance(error, PermanentDeliveryError) or row.attempts >= settings.outbox_max_attempts:
+        row.status, row.next_attempt_at = "dead", None
+        return
+    row.status = "failed"
+    row.next_attempt_at = when + timedelta(seconds=retry_delay(row.attempts, settings))
+
+
+def _log(attempt: Attempt) -> None:
+    what = f"outbox event {attempt.event_id} ({attempt.event_type}, {attempt.ordering_key})"
+    via = f"via {attempt.adapter}, attempt {attempt.attempts}"
+    if attempt.status == "delivered":
+        log.info("delivered %s %s", what, via)
+    elif attempt.status == "failed":
+        log.warning(
+            "%s failed %s, retry at %s: %s", what, via, attempt.next_attempt_at, attempt.error
+        )
+    else:
+        log.error("%s dead-lettered %s: %s", what, via, attempt.error)
+
+
+def _attempt_next(
+    factory: sessionmaker[Session],
+    settings: BridgeSettings,
+    pool: AdapterPool,
+    *,
+    now: datetime | None,
+    exclude: Sequence[int],
+) -> Attempt | None:
+    with write_transaction(factory) as db_session:
+        claim = due_events_query(now or utcnow(), exclude=exclude).limit(1)
+        row = db_session.scalars(claim.with_for_update(skip_locked=True, of=OutboxEvent)).first()
+        if row is None:
+            return None
+        event = copy.deepcopy(row.payload)  # adapters cannot alter the stored envelope
+        row.attempts += 1
+        slug, error = "?", None
+        try:
+            slug = tenant_adapter_slug(db_session, row.tenant_id, settings)
+            adapter = pool.get(slug)
+            with db_session.begin_nested():  # an adapter's failed writes are rolled back
+                adapter.deliver(event, db_session=db_session)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # an adapter bug: retried (bounded), never lost
+            log.exception("CRM adapter %s raised on outbox event %s", slug, row.event_id)
+            error = RetryableDeliveryError(f"{type(exc).__name__}: {exc}")
+        _record(row, error, settings, now or utcnow())
+        attempt = Attempt(
+            pk=row.id, event_id=row.event_id, event_type=row.event_type,
+            ordering_key=row.ordering_key, adapter=slug, status=row.status,
+            attempts=row.attempts, error=error.message if error else None,
+            next_attempt_at=row.next_attempt_at,
+        )  # fmt: skip
+    _log(attempt)  # after the commit: the line never claims what the database does not hold
+    return attempt
+
+
+def _anything_due(factory: sessionmaker[Session], now: datetime) -> bool:
+    # A read-only look first: an idle outbox never takes SQLite's write lock.
+    with factory() as db_session:
+        query = due_events_query(now).with_only_columns(OutboxEvent.id).limit(1)
+        return db_session.execute(query).first() is not None
+
+
+def dispatch_once(
+    session_factory: sessionmaker[Session],
+    settings: BridgeSettings,
+    *,
+    now: datetime | None = None,
+    adapters: AdapterPool | None = None,
+    stop: threading.Event | None = None,
+) -> DispatchReport:
+    """Attempt each due event at most once (up to ``outbox_batch``), committing each outcome.
+
+    ``now`` fixes the clock (tests); ``adapters`` reuses a pool (else one is built and closed);
+    ``stop`` ends the pass early between two events.
+    """
+    pool = adapters if adapters is not None else AdapterPool(settings)
+    report = DispatchReport()
+    try:
+        if not _anything_due(session_factory, now or utcnow()):
+            return report
+        done: list[int] = []
+        while len(done) < settings.outbox_batch and not (stop is not None and stop.is_set()):
+            attempt = _attempt_next(session_factory, settings, pool, now=now, exclude=done)
+            if attempt is None:
+                break
+            report.attempts.append(attempt)
+            done.append(attempt.pk)
+    finally:
+        if adapters is None:
+            pool.close()
+    return report
+
+
+class Dispatcher:
+    """A daemon thread running ``dispatch_once`` every ``outbox_poll_seconds`` (at once while a
+    backlog fills whole batches, or when ``notify()`` is called after a commit)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: BridgeSettings | None = None,
+        *,
+        adapters: AdapterPool | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings or BridgeSettings()
+        self._owns_pool = adapters is None
+        self.adapters = adapters if adapters is not None else AdapterPool(self.settings)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (no-op if it runs)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="crm-outbox-dispatcher", daemon=True)
+        self._thread.start()
+        log.info("outbox dispatcher started (poll %.2fs)", self.settings.outbox_poll_seconds)
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def notify(self) -> None:
+        """Look for due events now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the event in flight, stop the thread, close the adapters it built."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._owns_pool:
+            self.adapters.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            backlog = False
+            try:
+                report = dispatch_once(
+                    self.session_factory, self.settings, adapters=self.adapters, stop=self._stop
+                )
+                backlog = len(report.attempts) >= self.settings.outbox_batch
+            except Exception:
+                log.exception("outbox dispatch pass failed; next pass in %.2fs",
+                              self.settings.outbox_poll_seconds)  # fmt: skip
+            if not backlog:
+                self._wake.wait(self.settings.outbox_poll_seconds)
+                self._wake.clear()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m crm_bridge.dispatcher [--once]`` against ``QC_DATABASE_URL`` (migrated)."""
+    parser = argparse.ArgumentParser(prog="python -m crm_bridge.dispatcher")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = make_engine(get_settings().database_url)
+    factory = make_session_factory(engine)
+    settings = BridgeSettings()
+    try:
+        if args.once:
+            report = dispatch_once(factory, settings)
+            log.info("pass done: %d delivered, %d failed, %d dead",
+                     report.delivered, report.failed, report.dead)  # fmt: skip
+            return 0
+        stopped = threading.Event()
+
+        def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+            stopped.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        dispatcher = Dispatcher(factory, settings)
+        dispatcher.start()
+        stopped.wait()
+        dispatcher.stop()
+        return 0
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Settings of the CRM bridge (prefix ``QC_``), kept apart from the service's own settings.
+
+Why a separate object: the bridge runs in the API process, in ``qc worker`` and alone
+(``python -m crm_bridge.dispatcher``); each builds ``BridgeSettings()`` from the same environment
+as ``qc_service.config.Settings`` without the bridge depending on the service's configuration.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BridgeSettings(BaseSettings):
+    """Every setting has a default that works on a laptop with no CRM (the ``local`` adapter)."""
+
+    model_config = SettingsConfigDict(env_prefix="QC_", extra="ignore")
+
+    crm_adapter: str = "local"
+    """Adapter slug used for tenants whose ``Tenant.settings["crm_adapter"]`` names none
+    (``local``, ``webhook``, ``recording`` or any ``qc_service.crm_adapters`` entry point)."""
+    webhook_url: str | None = None
+    """Where the ``webhook`` adapter POSTs events (required by that adapter)."""
+    webhook_secret: SecretStr | None = None
+    """HMAC-SHA256 key of the ``X-QC-Signature`` header (required by the ``webhook`` adapter)."""
+    webhook_timeout_seconds: float = 5.0
+    """Connect/read/write timeout of one webhook call; a timeout is retried. On SQLite the outbox
+    write lock is held during the call, so keep it at or below SQLite's 5 s busy timeout."""
+    outbox_max_attempts: int = 8
+    """Attempts before a retryably failing event is dead-lettered (``status="dead"``)."""
+    outbox_retry_base_seconds: float = 2.0
+    """First retry delay; retry *n* waits ``base * 2**(n-1)`` plus up to ``base`` of jitter
+    (0 in tests: retries are due at once)."""
+    outbox_retry_max_seconds: float = 300
+    """Upper bound of one retry delay."""
+    outbox_poll_seconds: float = 0.5
+    """How often the background dispatcher looks for due events when the outbox is idle."""
+    outbox_batch: int = 100
+    """Most events one ``dispatch_once`` pass attempts (each is committed on its own)."""
