@@ -24,7 +24,9 @@ def test_agent_client_receives_the_alert_with_its_evidence(tmp_path: Path) -> No
 
         def listen(employee: str, out: list[dict[str, Any]]) -> None:
             try:
-                with http.stream("GET", "/v1/alerts/stream", params={"employee": employee}) as response:
+                with http.stream(
+                    "GET", "/v1/alerts/stream", params={"employee": employee}
+                ) as response:
                     assert response.headers["content-type"].startswith("text/event-stream")
                     connected.set()
                     event = read_sse_event(response)

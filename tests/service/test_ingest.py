@@ -50,7 +50,10 @@ def test_red_line_is_stored_with_evidence_score_and_tag(store: Store) -> None:
             [{"rule_id": "redline.red-packet", "deduct": 0, "fatal": True}],
         )
         tags = {t.tag: t for t in s.scalars(select(CustomerTag))}
-        assert set(tags) == {"询价客户", "红包敏感"}  # a tag rule, and the red line's tag_customer action
+        assert set(tags) == {
+            "询价客户",
+            "红包敏感",
+        }  # a tag rule, and the red line's tag_customer action
         assert tags["询价客户"].evidence[0]["message_id"] == "m1"
         assert (tags["红包敏感"].source, tags["红包敏感"].evidence[0]["text"]) == ("rule", "红*包")
         events = [e.event_type for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
