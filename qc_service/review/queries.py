@@ -180,3 +180,40 @@ def score_groups(
             "passed": passed, "pass_rate": round(passed / len(items), 3), "violations": sum(n for _, n in items),
         })  # fmt: skip
     return out
+
+
+def violation_counts(
+    *,
+    db_session: Session,
+    tenant_id: str,
+    group_by: str,
+    tz: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[dict[str, Any]]:
+    """Standing violations (not overturned) by rule, team, agent or day (tenant's zone), with status counts."""
+    f = ViolationFilter(since=since, until=until)
+    groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    zone = ZoneInfo(tz)
+    for violation, conv, emp, _customer in db_session.execute(_filtered(tenant_id, f)).all():
+        if violation.status == "overturned":
+            key_status = "overturned"
+        else:
+            key_status = violation.status
+        if group_by == "rule":
+            key = violation.rule_id
+        elif group_by == "team":
+            key = emp.team or "(no team)"
+        elif group_by == "agent":
+            key = emp.external_id
+        else:
+            key = (conv.started_at or conv.created_at).astimezone(zone).date().isoformat()
+        groups[key][key_status] += 1
+    out = []
+    for key in sorted(groups):
+        by_status = dict(groups[key])
+        standing = sum(n for st, n in by_status.items() if st != "overturned")
+        judged = by_status.get("upheld", 0) + by_status.get("overturned", 0)
+        out.append({"key": key, "violations": standing, "by_status": by_status,
+                    "overturn_rate": round(by_status.get("overturned", 0) / judged, 3) if judged else None})  # fmt: skip
+    return out

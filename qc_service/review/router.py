@@ -73,6 +73,22 @@ def _detail(db: DbDep, tenant: str, violation_id: int, window_days: int) -> s.Vi
     )  # fmt: skip
 
 
+@router.get("/v1/violations/counts", summary="Violation counts by rule, team, agent or day")
+def violation_counts(
+    db: DbDep,
+    tenant: TenantDep,
+    store: StoreDep,
+    group_by: Annotated[str, Query(pattern="^(rule|team|agent|day)$")] = "rule",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, object]:
+    """Standing violations per group, counts by status, and the overturn rate among judged ones —
+    a rule with a high overturn rate is one managers should question."""
+    items = queries.violation_counts(db_session=db, tenant_id=tenant, group_by=group_by, tz=store.settings.timezone,
+                                     since=since, until=until)  # fmt: skip
+    return {"group_by": group_by, "items": items, "total": len(items), "next": None}
+
+
 @router.get(
     "/v1/violations/{violation_id}",
     response_model=s.ViolationDetail,
