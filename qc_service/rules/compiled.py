@@ -8,13 +8,14 @@ rule sets, never half-loaded ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from qc_service.rules.matcher import Hit, Matcher
 from qc_service.rules.model import Action, Conversation
 from qc_service.rules.normalize import NormalizedBatch, normalize_batch
-from qc_service.rules.registry import OperatorSpec
+from qc_service.rules.registry import MessageHits, OperatorSpec
 
 
 @dataclass(eq=False, slots=True)
@@ -90,7 +91,11 @@ def required_leaves(node: Node | None) -> frozenset[int] | None:
     if node is None:
         return None
     if isinstance(node, Leaf):
-        if node.op in _GATED_OPERATORS and "error" not in node.compiled:
+        if (
+            node.op in _GATED_OPERATORS
+            and "error" not in node.compiled
+            and not node.params.get("pinyin")
+        ):
             return frozenset({node.index})
         return None
     if isinstance(node, NotOf):
@@ -205,8 +210,15 @@ class EvalContext:
     hits: dict[int, dict[str, list[Hit]]]
     """Leaf index → pattern role → hits (already boundary-checked)."""
     features: dict[str, Any] = field(default_factory=dict)
+    budget_seconds: float = 0.5
+    """Per-rule evaluation budget on one conversation; a rule over it reports an error."""
     errors: list[str] = field(default_factory=list)
     """Branches of an ``any`` that could not be evaluated while another branch held."""
+    evaluate_messages: Callable[[Node, EvalContext], MessageHits] | None = None
+    """The evaluator's message-level evaluation, for operators that take conditions (set by
+    ``evaluator.evaluate_rule``: operators cannot import the evaluator without a cycle)."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Per-conversation memo of operators (turns, the pinyin view)."""
 
     def eligible(self, role: str) -> list[int]:
         """Indexes of messages a leaf with this role looks at (system messages never count)."""
@@ -242,16 +254,20 @@ class RuleSet:
     pass_mark: int
     index: LexicalIndex
     source: str = ""
+    budget_seconds: float = 0.5
+    """Per-rule evaluation budget on one conversation (see ``EvalContext.budget_seconds``)."""
+    _by_id: dict[str, CompiledRule] = field(default_factory=dict, repr=False)
 
     def get(self, rule_id: str) -> CompiledRule:
         """The rule with that id."""
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        raise KeyError(rule_id)
+        if len(self._by_id) != len(self.rules):
+            self._by_id = {rule.id: rule for rule in self.rules}
+        return self._by_id[rule_id]
 
     def context(
         self, conversation: Conversation, features: dict[str, Any] | None = None
     ) -> EvalContext:
         """Prepare a conversation for evaluation."""
-        return build_context(conversation, self.index, features)
+        ctx = build_context(conversation, self.index, features)
+        ctx.budget_seconds = self.budget_seconds
+        return ctx

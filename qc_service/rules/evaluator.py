@@ -8,6 +8,7 @@ over conversation-level conditions they combine conversation truths.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,7 +66,9 @@ def _window(ctx: EvalContext) -> Evidence:
 def eval_conversation_level(node: Node, ctx: EvalContext) -> tuple[bool, list[Evidence]]:
     """Whether a condition holds for the conversation, with its evidence."""
     if node.level == "message":
-        if isinstance(node, NotOf):  # a top-level not behaves like absent
+        if isinstance(node, NotOf):  # a top-level not behaves like absent: decided on the final run
+            if not ctx.conversation.final:
+                return False, []
             hits = eval_message_level(node.child, ctx)
             return (not hits, [_window(ctx)] if not hits else [])
         hits = eval_message_level(node, ctx)
@@ -131,12 +134,20 @@ def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None
         result.stage = "tagging"
         return result
     ctx.errors.clear()
+    ctx.evaluate_messages = eval_message_level
+    started = time.perf_counter()
     try:
         held, evidence = eval_conversation_level(node, ctx)
     except OperatorUnavailable as exc:
         result.error, result.stage = str(exc), exc.stage
         return result
-    if ctx.errors:  # another branch of an any held: a finding, and a visible error
+    elapsed = time.perf_counter() - started
+    if elapsed > ctx.budget_seconds:  # RE2 keeps regexes linear; this catches everything else
+        ctx.errors.append(
+            f"took {elapsed * 1000:.0f} ms on this conversation, over the per-rule budget of "
+            f"{ctx.budget_seconds * 1000:.0f} ms"
+        )
+    if ctx.errors:  # another branch of an any held, or over budget: a finding, and a visible error
         result.error = "; ".join(ctx.errors)
     if held:
         order = {m.id: i for i, m in enumerate(ctx.conversation.messages)}

@@ -93,7 +93,15 @@ def test_customer_view_and_scores(demo_client: TestClient) -> None:
 
 
 def test_violation_counts_by_rule_and_day(demo_client: TestClient) -> None:
-    by_rule = {g["key"]: g for g in demo_client.get("/v1/violations/counts", params={"group_by": "rule"}).json()["items"]}
-    assert by_rule["redline.red-packet"]["violations"] == 23 and by_rule["redline.red-packet"]["overturn_rate"] is None
+    by_rule = {
+        g["key"]: g
+        for g in demo_client.get("/v1/violations/counts", params={"group_by": "rule"}).json()[
+            "items"
+        ]
+    }
+    assert (
+        by_rule["redline.red-packet"]["violations"] == 23
+        and by_rule["redline.red-packet"]["overturn_rate"] is None
+    )
     by_day = demo_client.get("/v1/violations/counts", params={"group_by": "day"}).json()["items"]
     assert sum(g["violations"] for g in by_day) == 77

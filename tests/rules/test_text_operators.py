@@ -145,3 +145,11 @@ def test_scope_limits_channels_and_teams() -> None:
 
     assert evaluate(rs, conv((A, "红包"), channel="wechat")) == []
     assert evaluate(rs, conv((A, "红包"), channel="sms"))[0].triggered
+
+
+def test_a_rule_over_its_time_budget_reports_an_error() -> None:
+    rs = rules({"when": {"keyword": {"words": ["红包"]}}})
+    rs.budget_seconds = 0.0
+    result = run_one(rs, conv((A, "红包")))
+    assert result.triggered  # the finding stands
+    assert result.error is not None and "over the per-rule budget" in result.error

@@ -18,6 +18,7 @@ from qc_service.rules.matcher import Hit, drop_allowed, drop_contained
 from qc_service.rules.model import Evidence
 from qc_service.rules.normalize import fold_word
 from qc_service.rules.operators import schemas  # noqa: F401  (specs are registered before handlers)
+from qc_service.rules.pinyin import PinyinMatcher, pinyin_view
 from qc_service.rules.registry import (
     REGISTRY,
     MessageHits,
@@ -73,8 +74,12 @@ def _word_patterns(words: list[str], role: str, raw: bool) -> list[Pattern]:
 def compile_keyword(leaf: Leaf, _report: Callable[[str, str], None]) -> list[Pattern]:
     """Words and allow phrases go into the rule set's automaton (raw when evasion is off)."""
     raw = not leaf.params["evasion"]
-    if leaf.params.get("pinyin"):
-        leaf.compiled["error"] = "keyword.pinyin is not available in this version"
+    if leaf.params.get("pinyin"):  # matched on its own pinyin view instead (see rules.pinyin)
+        allow = leaf.params.get("allow") or []
+        leaf.compiled["pinyin"] = PinyinMatcher(
+            [("word", w) for w in leaf.params["resolved_words"]] + [("allow", w) for w in allow]
+        )
+        return []
     return _word_patterns(leaf.params["resolved_words"], "word", raw) + _word_patterns(
         leaf.params.get("allow") or [], "allow", raw
     )
@@ -85,7 +90,14 @@ def keyword(leaf: Leaf, ctx: EvalContext) -> MessageHits:
     """A word occurs outside allowed phrases; min_count counts across the conversation."""
     if "error" in leaf.compiled:
         raise OperatorUnavailable(leaf.compiled["error"])
-    hits = drop_allowed(_hits_of(leaf, ctx, "word"), _hits_of(leaf, ctx, "allow"))
+    if "pinyin" in leaf.compiled:
+        view = ctx.cache.get("pinyin")
+        if view is None:
+            view = ctx.cache["pinyin"] = pinyin_view(ctx.batch)
+        found = leaf.compiled["pinyin"].find(view, ctx.batch)
+        hits = drop_allowed(found.get("word", []), found.get("allow", []))
+    else:
+        hits = drop_allowed(_hits_of(leaf, ctx, "word"), _hits_of(leaf, ctx, "allow"))
     hits = _in_role(leaf, ctx, drop_contained(hits))
     if len(hits) < leaf.params["min_count"]:
         return {}
