@@ -1,7 +1,8 @@
 """``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
-from bench import keyword_stage, lanes
+from bench import keyword_stage, lanes, rule_stage
 
 if __name__ == "__main__":
     keyword_stage.run()
+    rule_stage.run()
     lanes.run()

@@ -222,10 +222,16 @@ class EvalContext:
 
     def eligible(self, role: str) -> list[int]:
         """Indexes of messages a leaf with this role looks at (system messages never count)."""
-        msgs = self.conversation.messages
-        if role == "any":
-            return [i for i, m in enumerate(msgs) if m.role != "system"]
-        return [i for i, m in enumerate(msgs) if m.role == role]
+        key = f"eligible:{role}"
+        found: list[int] | None = self.cache.get(key)
+        if found is None:
+            msgs = self.conversation.messages
+            if role == "any":
+                found = [i for i, m in enumerate(msgs) if m.role != "system"]
+            else:
+                found = [i for i, m in enumerate(msgs) if m.role == role]
+            self.cache[key] = found
+        return found
 
 
 def build_context(

@@ -90,15 +90,11 @@ def fold_table() -> CodePoints:
     return table
 
 
-def _is_word_char(cp: int) -> bool:
-    return cp > SEPARATOR_FOLDED
-
-
 def fold_word(word: str) -> str:
     """A lexicon word as the matcher sees it (folded, separators removed)."""
     table = fold_table()
     cps = table[np.frombuffer(word.encode("utf-32-le"), dtype=np.uint32)]
-    return "".join(chr(int(c)) for c in cps if _is_word_char(int(c)))
+    return cps[cps > SEPARATOR_FOLDED].tobytes().decode("utf-32-le")
 
 
 def is_latin_or_digit(cp: int) -> bool:
@@ -141,6 +137,10 @@ class NormalizedBatch:
         for t in texts[:-1]:
             starts.append(starts[-1] + len(t) + 1)
         return cls(texts, joined, starts, list(starts), cps, np.ones(len(cps), dtype=bool))
+
+    def message_texts(self) -> list[str]:
+        """Each message's normalized text (what ``repetition`` compares)."""
+        return self.text.split(SEPARATOR_CHAR) if len(self.originals) > 1 else [self.text]
 
     def message_at(self, norm_index: int) -> int:
         """Which message a normalized index falls in."""

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 from qc_service.rules.compiled import EvalContext, Leaf, Node
 from qc_service.rules.model import Evidence
-from qc_service.rules.normalize import fold_word
 from qc_service.rules.operators import schemas  # noqa: F401  (specs are registered before handlers)
 from qc_service.rules.operators.text import message_evidence
 from qc_service.rules.registry import REGISTRY, MessageHits, OperatorUnavailable
@@ -78,6 +77,9 @@ def window(ctx: EvalContext, indexes: list[int], anchor: int | None = None) -> E
 
 def timestamps(ctx: EvalContext, op: str) -> dict[int, datetime]:
     """Every non-system message's ts; a missing one is a per-rule error, never a silent pass."""
+    cached: dict[int, datetime] | None = ctx.cache.get("timestamps")
+    if cached is not None:
+        return cached
     out: dict[int, datetime] = {}
     aware: set[bool] = set()
     for i in ctx.eligible("any"):
@@ -88,6 +90,7 @@ def timestamps(ctx: EvalContext, op: str) -> dict[int, datetime]:
         aware.add(msg.ts.utcoffset() is not None)
     if len(aware) > 1:
         raise OperatorUnavailable(f"{op}: timestamps mix time zones and naive times")
+    ctx.cache["timestamps"] = out
     return out
 
 
@@ -215,8 +218,9 @@ def repetition(leaf: Leaf, ctx: EvalContext) -> Outcome:
     """The same sentence (folded, punctuation ignored) sent ``min_times`` or more by one role."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     msgs = ctx.conversation.messages
+    normalized = ctx.batch.message_texts()
     for i in ctx.eligible(leaf.role):
-        key = fold_word(msgs[i].text)
+        key = normalized[i]
         if key:
             groups[(msgs[i].role, key)].append(i)
     evidence: list[Evidence] = []

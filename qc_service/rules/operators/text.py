@@ -13,7 +13,7 @@ from collections.abc import Callable
 import re2
 
 from qc_service.rules.compiled import EvalContext, Leaf
-from qc_service.rules.contact import find_contacts
+from qc_service.rules.contact import ContactHit, find_contacts
 from qc_service.rules.matcher import Hit, drop_allowed, drop_contained
 from qc_service.rules.model import Evidence
 from qc_service.rules.normalize import fold_word
@@ -135,8 +135,12 @@ def contact_info(leaf: Leaf, ctx: EvalContext) -> MessageHits:
     """Personal contact details or identity numbers appear."""
     kinds = leaf.compiled.setdefault("kinds", frozenset(leaf.params["kinds"]))
     out: MessageHits = {}
+    found: dict[tuple[int, frozenset[str]], list[ContactHit]] = ctx.cache.setdefault("contacts", {})
     for i in ctx.eligible(leaf.role):
-        for hit in find_contacts(ctx.conversation.messages[i].text, kinds):
+        key = (i, kinds)
+        if key not in found:  # several rules asking the same message share one detection
+            found[key] = find_contacts(ctx.conversation.messages[i].text, kinds)
+        for hit in found[key]:
             ev = span_evidence(ctx, i, hit.start, hit.end)
             ev.unit = hit.kind
             out.setdefault(i, []).append(ev)
