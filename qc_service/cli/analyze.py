@@ -17,7 +17,8 @@ from rich.progress import Progress
 
 from qc_service.cli.render import print_table
 from qc_service.ingest.records import RecordError, parse_record, to_conversation
-from qc_service.rules.analysis import analyze, finding_lines
+from qc_service.rules.aggregate import reached
+from qc_service.rules.analysis import Analysis, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
@@ -60,6 +61,8 @@ def analyze_file(
     texts: dict[str, dict[str, str]] = {}
     total = sum(1 for _ in path.open(encoding="utf-8-sig"))
     held: dict[tuple[str, str], str] = {}
+    hits_seen: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
+    tagged: set[tuple[str, str]] = set()
     err_console = Console(stderr=True)
     with Progress(
         console=err_console, transient=True, disable=total < PROGRESS_MIN_LINES
@@ -77,9 +80,42 @@ def analyze_file(
                 continue
             conversation = to_conversation(record, final=True)
             texts[record.id] = {m.id: m.text for m in conversation.messages}
-            found = finding_lines(analyze(ruleset, conversation), ruleset)
+            analysis = analyze(ruleset, conversation)
+            found = finding_lines(analysis, ruleset) + _aggregate_lines(
+                analysis, ruleset, hits_seen, tagged
+            )
             lines.extend(_exclusive(found, ruleset, held))
     return lines, texts
+
+
+def _aggregate_lines(
+    analysis: Analysis,
+    ruleset: RuleSet,
+    hits_seen: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]],
+    tagged: set[tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """Aggregate tag rules over the file's history (the file is the customer's history here)."""
+    out: list[dict[str, Any]] = []
+    for hit in analysis.aggregate_hits:
+        key = (hit.customer_id, hit.rule_id)
+        seen = hits_seen.setdefault(key, [])
+        seen.extend((k, ts, ev.to_dict()) for k, ts, ev in hit.hits)
+        spec = ruleset.get(hit.rule_id).extra["aggregate"]
+        inside = reached(
+            [(k, ts) for k, ts, _ in seen],
+            int(spec.get("window_days", 30)),
+            int(spec.get("min_hits", 3)),
+        )
+        if inside is None or key in tagged:
+            continue
+        tagged.add(key)
+        by_key = {k: ev for k, _, ev in seen}
+        out.append({
+            "type": "tag", "action": "add", "customer_id": hit.customer_id, "conversation_id": analysis.conversation_id,
+            "tag": hit.tag, "rule_id": hit.rule_id, "rule_version": hit.rule_version, "source": "aggregate",
+            "evidence": [{**by_key[k], "conversation_id": k.split("/", 1)[0]} for k in inside],
+        })  # fmt: skip
+    return out
 
 
 def _exclusive(

@@ -24,7 +24,7 @@ from qc_service.rules.compiled import RuleSet
 from qc_service.rules.model import Evidence as Ev
 from qc_service.rules.model import ScoreItem
 from qc_service.rules.scorecard import score_items
-from qc_service.tagging.service import add_tag, replace_in_group
+from qc_service.tagging.service import add_tag, record_aggregate_hits, replace_in_group
 
 FROZEN = frozenset({"appealed", "upheld", "overturned", "confirmed"})
 """Statuses re-analysis never touches."""
@@ -173,6 +173,15 @@ def save_analysis(
     save_violations(db_session, conv, ruleset, analysis)
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
     save_tags(db_session, conv, ruleset, analysis.tags)
+    groups = exclusive_groups(ruleset)
+    for hit in analysis.aggregate_hits:
+        rule = ruleset.get(hit.rule_id)
+        spec = rule.extra["aggregate"]
+        group = rule.extra.get("exclusive_group")
+        record_aggregate_hits(
+            db_session=db_session, customer=conv.customer, hit=hit, window_days=int(spec.get("window_days", 30)),
+            min_hits=int(spec.get("min_hits", 3)), exclusive=groups.get(str(group)) if group else None,
+        )  # fmt: skip
     events = raise_deep_alerts(db_session, conv, ruleset, analysis)
     conv.stage_errors = [{"stage": e.stage, "message": e.message} for e in analysis.errors]
     conv.lease_until = None

@@ -7,9 +7,10 @@ store exactly the same findings; both call ``analyze`` and serialise with ``find
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from qc_service.rules.compiled import RuleSet
+from qc_service.rules.compiled import CompiledRule, RuleSet
 from qc_service.rules.evaluator import evaluate
 from qc_service.rules.model import Conversation, Evidence, RuleResult, Score
 from qc_service.rules.scorecard import score_conversation
@@ -26,6 +27,19 @@ class TagFinding:
     rule_version: int
     source: str
     evidence: list[Evidence]
+
+
+@dataclass(slots=True)
+class AggregateHit:
+    """This conversation's matches of an aggregate tag rule (the threshold is decided on the
+    customer's whole history by the caller, see ``rules.aggregate.reached``)."""
+
+    rule_id: str
+    rule_version: int
+    tag: str
+    customer_id: str
+    hits: list[tuple[str, datetime, Evidence]]
+    """(message id, ts, evidence) per distinct matching message."""
 
 
 @dataclass(slots=True)
@@ -46,6 +60,7 @@ class Analysis:
     tags: list[TagFinding] = field(default_factory=list)
     errors: list[StageError] = field(default_factory=list)
     score: Score | None = None
+    aggregate_hits: list[AggregateHit] = field(default_factory=list)
 
 
 def analyze(
@@ -67,6 +82,8 @@ def analyze(
             continue
         if rule.kind == "violation":
             out.violations.append(result)
+        elif rule.tag and "aggregate" in rule.extra:
+            _aggregate(out, conversation, rule, result.evidence)
         elif rule.tag:
             out.tags.append(
                 TagFinding(
@@ -83,6 +100,34 @@ def analyze(
         ruleset, [v.rule_id for v in out.violations], complete=not out.errors
     )
     return out
+
+
+def _aggregate(
+    out: Analysis, conversation: Conversation, rule: CompiledRule, evidence: list[Evidence]
+) -> None:
+    ts_of = {m.id: m.ts for m in conversation.messages}
+    hits: list[tuple[str, datetime, Evidence]] = []
+    seen: set[str] = set()
+    for ev in evidence:
+        mid = ev.message_id
+        if mid is None or mid in seen:
+            continue
+        ts = ts_of.get(mid)
+        if ts is None:
+            out.errors.append(
+                StageError(
+                    "tagging",
+                    f"{rule.id}: aggregate needs message ts (message {mid} has none)",
+                    rule.id,
+                )
+            )
+            return
+        seen.add(mid)
+        hits.append((f"{conversation.id}/{mid}", ts, ev))
+    if rule.tag is not None and hits:
+        out.aggregate_hits.append(
+            AggregateHit(rule.id, rule.version, rule.tag, conversation.customer_id, hits)
+        )
 
 
 def finding_lines(analysis: Analysis, ruleset: RuleSet) -> list[dict[str, Any]]:

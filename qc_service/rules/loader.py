@@ -257,6 +257,8 @@ class _Loader:
             self.report(f"{path}.when", "when is required (only qa/group tag rules may omit it)")
         if "group" in data:
             self._group(data["group"], f"{path}.group", data.get("tag"))
+        if "aggregate" in data:
+            self._aggregate(data["aggregate"], f"{path}.aggregate")
         tag = data.get("tag")
         if tag is not None and (not isinstance(tag, str) or not tag.strip()):
             self.report(f"{path}.tag", "tag must be a non-empty string")
@@ -272,6 +274,16 @@ class _Loader:
             extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
         )  # fmt: skip
         return rule
+
+    def _aggregate(self, data: Any, path: str) -> None:
+        """``aggregate: {window_days: 30, min_hits: 3}``."""
+        if not isinstance(data, dict) or set(data) - {"window_days", "min_hits"}:
+            self.report(path, "aggregate takes {window_days: N, min_hits: N}")
+            return
+        for key, default in (("window_days", 30), ("min_hits", 3)):
+            value = data.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                self.report(f"{path}.{key}", f"{key} must be a whole number ≥ 1")
 
     def _group(self, data: Any, path: str, tag: Any) -> None:
         """``group: {match: 家长群*, on_join: tag, on_leave: untag}`` (group join/leave events)."""

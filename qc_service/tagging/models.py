@@ -42,3 +42,23 @@ class CustomerTag(Base):
 
     tenant: Mapped[Tenant] = relationship()
     customer: Mapped[Customer] = relationship()
+
+
+class TagHit(Base):
+    """One message that matched an aggregate tag rule, kept until the rule's threshold is reached
+    over the customer's history (distinct messages within ``window_days``)."""
+
+    __tablename__ = "tag_hits"
+    __table_args__ = (UniqueConstraint("customer_id", "rule_id", "hit_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    hit_key: Mapped[str] = mapped_column(String(512))
+    """``conversation id/message id``."""
+    ts: Mapped[datetime]
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    tenant: Mapped[Tenant] = relationship()
+    customer: Mapped[Customer] = relationship()

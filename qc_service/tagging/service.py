@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from crm_bridge.outbox.service import enqueue
 from qc_service.db.base import utcnow
-from qc_service.tagging.models import CustomerTag
+from qc_service.rules.aggregate import reached
+from qc_service.rules.analysis import AggregateHit
+from qc_service.tagging.models import CustomerTag, TagHit
 from qc_service.tenancy.models import Customer
 
 MAX_TAG_EVIDENCE = 20
@@ -119,3 +121,38 @@ def replace_in_group(
                        reason=f"replaced by {tag} (exclusive group)")  # fmt: skip
             removed.append(other.tag)
     return removed
+
+
+def record_aggregate_hits(
+    *, db_session: Session, customer: Customer, hit: AggregateHit, window_days: int, min_hits: int,
+    exclusive: set[str] | None = None,
+) -> bool:  # fmt: skip
+    """Keep this conversation's matches of an aggregate rule; put the tag on once the customer's
+    distinct matching messages within the window reach ``min_hits``. True when newly added."""
+    known = set(
+        db_session.scalars(
+            select(TagHit.hit_key).where(
+                TagHit.customer_id == customer.id, TagHit.rule_id == hit.rule_id
+            )
+        )
+    )
+    for key, ts, ev in hit.hits:
+        if key not in known:
+            conversation_id = key.split("/", 1)[0]
+            db_session.add(TagHit(tenant_id=customer.tenant_id, customer_id=customer.id, rule_id=hit.rule_id, hit_key=key,
+                                  ts=ts, evidence={**ev.to_dict(), "conversation_id": conversation_id}))  # fmt: skip
+    db_session.flush()
+    rows = db_session.scalars(
+        select(TagHit).where(TagHit.customer_id == customer.id, TagHit.rule_id == hit.rule_id)
+    ).all()
+    inside = reached([(r.hit_key, r.ts) for r in rows], window_days, min_hits)
+    if inside is None:
+        return False
+    by_key = {r.hit_key: r for r in rows}
+    added = add_tag(db_session=db_session, customer=customer, tag=hit.tag, source="aggregate", rule_id=hit.rule_id,
+                    rule_version=hit.rule_version, evidence=[by_key[k].evidence for k in inside])  # fmt: skip
+    if added and exclusive:
+        replace_in_group(
+            db_session=db_session, customer=customer, tag=hit.tag, group_tags=exclusive
+        )
+    return added
