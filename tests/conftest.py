@@ -29,13 +29,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
+from qc_service.api.app import create_app
 from qc_service.config import Settings
 from qc_service.db.migrate import upgrade_to_head
 from qc_service.db.session import make_engine, make_session_factory
+from qc_service.store import Store, open_store
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -151,3 +154,21 @@ def db_session(engine: Engine) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A freshly opened store (migrated, built-in pack) on each backend; the sweep stays idle
+    unless a test calls it."""
+    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def client(store: Store) -> Iterator[TestClient]:
+    """The API (in-process lanes, hub, sweeper and dispatcher) on ``store``."""
+    with TestClient(create_app(store.settings, store=store)) as c:
+        yield c

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import Base, CreatedAtMixin, JSONType, TimestampMixin, utcnow
+from qc_service.rules.model import Evidence as FindingEvidence
 from qc_service.tenancy.models import Tenant
 
 
@@ -83,21 +84,11 @@ class Evidence(CreatedAtMixin, Base):
 
     def to_dict(self) -> dict[str, Any]:
         """The evidence object of the findings contract (ARCHITECTURE.md, "Findings")."""
-        data: dict[str, Any] = {
-            "kind": self.kind,
-            "message_id": self.message_external_id,
-            "role": self.role,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "t_start": self.t_start,
-            "t_end": self.t_end,
-            "value": self.value,
-            "unit": self.unit,
-        }
-        if self.kind == "window":
-            data["message_ids"] = list(self.message_ids or [])
-        return data
+        return FindingEvidence(
+            kind=self.kind,  # type: ignore[arg-type]
+            message_id=self.message_external_id, role=self.role, start=self.start, end=self.end, text=self.text,
+            t_start=self.t_start, t_end=self.t_end, value=self.value, unit=self.unit, message_ids=self.message_ids,
+        ).to_dict()  # fmt: skip
 
 
 class Appeal(Base):

@@ -26,8 +26,9 @@ from qc_service.rules.compiled import (
 from qc_service.rules.conditions import ConditionParser
 from qc_service.rules.errors import RuleError, RuleValidationError
 from qc_service.rules.matcher import Matcher
-from qc_service.rules.model import CHANNELS, SEVERITIES, Action
+from qc_service.rules.model import SEVERITIES
 from qc_service.rules.normalize import fold_word
+from qc_service.rules.rule_parts import check_aggregate, check_group, parse_actions, parse_scope
 
 RULE_ID = re.compile(r"^[a-z0-9._-]+$")
 TOP_KEYS = {"version", "scorecard", "lexicons", "rules"}
@@ -247,8 +248,8 @@ class _Loader:
         for flag in ("fatal", "enabled"):
             if flag in data and not isinstance(data[flag], bool):
                 self.report(f"{path}.{flag}", f"{flag} must be true or false")
-        channels, teams = self._scope(data.get("scope"), f"{path}.scope")
-        actions = self._actions(data.get("actions", []), f"{path}.actions")
+        channels, teams = parse_scope(data.get("scope"), f"{path}.scope", self.report)
+        actions = parse_actions(data.get("actions", []), f"{path}.actions", self.report)
         when = None
         if "when" in data:
             parser = ConditionParser(self.report, self.resolve_words)
@@ -256,9 +257,9 @@ class _Loader:
         elif not (kind == "tag" and any(k in data for k in ("qa", "group"))):
             self.report(f"{path}.when", "when is required (only qa/group tag rules may omit it)")
         if "group" in data:
-            self._group(data["group"], f"{path}.group", data.get("tag"))
+            check_group(data["group"], f"{path}.group", data.get("tag"), self.report)
         if "aggregate" in data:
-            self._aggregate(data["aggregate"], f"{path}.aggregate")
+            check_aggregate(data["aggregate"], f"{path}.aggregate", self.report)
         tag = data.get("tag")
         if tag is not None and (not isinstance(tag, str) or not tag.strip()):
             self.report(f"{path}.tag", "tag must be a non-empty string")
@@ -274,97 +275,6 @@ class _Loader:
             extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
         )  # fmt: skip
         return rule
-
-    def _aggregate(self, data: Any, path: str) -> None:
-        """``aggregate: {window_days: 30, min_hits: 3}``."""
-        if not isinstance(data, dict) or set(data) - {"window_days", "min_hits"}:
-            self.report(path, "aggregate takes {window_days: N, min_hits: N}")
-            return
-        for key, default in (("window_days", 30), ("min_hits", 3)):
-            value = data.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                self.report(f"{path}.{key}", f"{key} must be a whole number ≥ 1")
-
-    def _group(self, data: Any, path: str, tag: Any) -> None:
-        """``group: {match: 家长群*, on_join: tag, on_leave: untag}`` (group join/leave events)."""
-        if (
-            not isinstance(data, dict)
-            or not isinstance(data.get("match"), str)
-            or not data["match"].strip()
-        ):
-            self.report(
-                path, "group takes {match: <group name pattern>, on_join: tag, on_leave: untag}"
-            )
-            return
-        for key in data:
-            if key not in ("match", "on_join", "on_leave"):
-                self.report(f"{path}.{key}", "unknown key (known: match, on_join, on_leave)")
-        if data.get("on_join", "tag") not in ("tag", "none"):
-            self.report(f"{path}.on_join", "on_join must be tag or none")
-        if data.get("on_leave", "untag") not in ("untag", "keep"):
-            self.report(f"{path}.on_leave", "on_leave must be untag or keep")
-        if not isinstance(tag, str):
-            self.report(f"{path}", "a group rule names its tag with tag:")
-
-    def _scope(self, data: Any, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        if data is None:
-            return (), ()
-        if not isinstance(data, dict) or set(data) - {"channels", "teams"}:
-            self.report(path, "scope takes channels and teams")
-            return (), ()
-        channels = data.get("channels", [])
-        teams = data.get("teams", [])
-        bad = (
-            [c for c in channels if c not in CHANNELS] if isinstance(channels, list) else [channels]
-        )
-        if bad:
-            self.report(
-                f"{path}.channels", f"unknown channel(s) {bad} (known: {', '.join(CHANNELS)})"
-            )
-        if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
-            self.report(f"{path}.teams", "teams must be a list of team names")
-            teams = []
-        return tuple(channels) if not bad else (), tuple(teams)
-
-    def _actions(self, data: Any, path: str) -> list[Action]:
-        if not isinstance(data, list):
-            self.report(path, "actions must be a list")
-            return []
-        actions: list[Action] = []
-        for i, item in enumerate(data):
-            ipath = f"{path}[{i}]"
-            if not isinstance(item, dict) or len(item) != 1:
-                self.report(
-                    ipath,
-                    "an action is a one-key mapping: alert, transfer_customer or tag_customer",
-                )
-                continue
-            ((key, value),) = item.items()
-            if key == "alert":
-                if value not in ("agent", "supervisor"):
-                    self.report(f"{ipath}.alert", "alert goes to agent or supervisor")
-                    continue
-                actions.append(Action("alert", value))
-            elif key == "transfer_customer":
-                to = value.get("to") if isinstance(value, dict) else None
-                if not isinstance(to, str) or not to or set(value) != {"to"}:
-                    self.report(
-                        f"{ipath}.transfer_customer",
-                        "transfer_customer takes {to: supervisor | <employee id>}",
-                    )
-                    continue
-                actions.append(Action("transfer_customer", to))
-            elif key == "tag_customer":
-                if not isinstance(value, str) or not value.strip():
-                    self.report(f"{ipath}.tag_customer", "tag_customer takes a tag name")
-                    continue
-                actions.append(Action("tag_customer", value))
-            else:
-                self.report(
-                    f"{ipath}.{key}",
-                    "unknown action (known: alert, transfer_customer, tag_customer)",
-                )
-        return actions
 
     def _compile(self, when: Node) -> None:
         for leaf in iter_leaves(when):

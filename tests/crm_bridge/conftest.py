@@ -12,19 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.outbox.service import enqueue
 from crm_bridge.settings import BridgeSettings
-from qc_service.config import Settings
 from qc_service.db.session import write_transaction
-from qc_service.store import Store, open_store
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """A freshly opened store on SQLite or PostgreSQL."""
-    s = open_store(Settings(database_url=db_url))
-    try:
-        yield s
-    finally:
-        s.close()
+from qc_service.store import Store
 
 
 @pytest.fixture

@@ -3,17 +3,13 @@ off the request thread, close, idle close, and a rule mixing lexical and deep br
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from qc_service.alerts.models import Alert
-from qc_service.api.app import create_app
-from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
@@ -21,22 +17,7 @@ from qc_service.pipeline.sweep import sweep
 from qc_service.review.models import Evidence, Violation
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.service import publish
-from qc_service.store import Store, open_store
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store.settings, store=store)) as c:
-        yield c
+from qc_service.store import Store
 
 
 def drain(client: TestClient) -> None:

@@ -4,7 +4,6 @@ points back and leaves the CRM summary, the appeal window closes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from itertools import product
 
@@ -12,31 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from qc_service.api.app import create_app
-from qc_service.config import Settings
 from qc_service.db.base import utcnow
 from qc_service.ingest.service import ingest_one
 from qc_service.review.enums import TRANSITIONS, ViolationStatus
 from qc_service.review.models import Violation
-from qc_service.store import Store, open_store
+from qc_service.store import Store
 
 ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id"}
 S = ViolationStatus
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store.settings, store=store)) as c:
-        yield c
 
 
 def _violation(store: Store, rid: str = "c1", text: str = "这边不耐烦了，我说过了自己看") -> int:

@@ -4,40 +4,21 @@ shows fewer hits, lists the lost ones, and its estimated precision rises."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from qc_service.api.app import create_app
-from qc_service.config import Settings
 from qc_service.db.base import utcnow
 from qc_service.ingest.service import ingest_one
 from qc_service.review.models import Violation
-from qc_service.store import Store, open_store
+from qc_service.store import Store
 
 LIVE = "rules:\n  - {id: promo.cashback, name: 返现利诱, deduct: 30, when: {keyword: {words: [返现], role: agent}}}\n"
 DRAFT = ("rules:\n  - {id: promo.cashback, name: 返现利诱, deduct: 30,\n"
          "     when: {keyword: {words: [返现], allow: [不能好评返现], role: agent}}}\n")  # fmt: skip
 YAML = {"content-type": "application/yaml"}
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store.settings, store=store)) as c:
-        yield c
 
 
 def _record(i: int, text: str) -> dict[str, object]:
