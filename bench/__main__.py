@@ -1,8 +1,9 @@
 """``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
-from bench import keyword_stage, lanes, rule_stage
+from bench import audio_stage, keyword_stage, lanes, rule_stage
 
 if __name__ == "__main__":
     keyword_stage.run()
     rule_stage.run()
+    audio_stage.run()
     lanes.run()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     """The Celery queue of the deep lane."""
     debug_task_delay_seconds: float = 0.0
     """Tests only: a deep-lane run waits this long before analysing (to kill a worker mid-task)."""
+    audio_max_seconds: float = 4 * 3600
+    """Longer recordings are refused (an ``audio`` stage error; the transcript is still analysed)."""
+    audio_max_bytes: int = 500 * 1024 * 1024
+    """The upload cap of ``POST /v1/conversations/{id}/audio`` and the largest file decoded."""
     appeal_window_days: int = 7
     """Days an agent has to appeal a violation (from its creation); then it is confirmed."""
     require_services: bool = False

@@ -22,6 +22,7 @@ from qc_service import __version__
 from qc_service.alerts.hub import make_hub
 from qc_service.alerts.router import router as alerts_router
 from qc_service.config import Settings, get_settings
+from qc_service.conversations.audio_router import router as audio_router
 from qc_service.conversations.router import router as conversations_router
 from qc_service.errors import QCError
 from qc_service.pipeline.celery_app import create_celery
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         return {"status": "ok"}
 
     app.include_router(conversations_router)
+    app.include_router(audio_router)
     app.include_router(alerts_router)
     app.include_router(review_router)
     app.include_router(customers_router)

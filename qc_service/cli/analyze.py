@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from qc_service.cli.render import print_table
+from qc_service.config import get_settings
 from qc_service.ingest.records import RecordError, parse_record, to_conversation
+from qc_service.pipeline.features import audio_features, needs_audio
 from qc_service.rules.aggregate import reached
-from qc_service.rules.analysis import Analysis, analyze, finding_lines
+from qc_service.rules.analysis import Analysis, StageError, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
@@ -61,6 +63,8 @@ def analyze_file(
     texts: dict[str, dict[str, str]] = {}
     total = sum(1 for _ in path.open(encoding="utf-8-sig"))
     held: dict[tuple[str, str], str] = {}
+    settings = get_settings()
+    use_audio = needs_audio(ruleset)
     hits_seen: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
     tagged: set[tuple[str, str]] = set()
     err_console = Console(stderr=True)
@@ -80,7 +84,15 @@ def analyze_file(
                 continue
             conversation = to_conversation(record, final=True)
             texts[record.id] = {m.id: m.text for m in conversation.messages}
-            analysis = analyze(ruleset, conversation)
+            features: dict[str, Any] = {}
+            stage_errors: list[StageError] = []
+            if use_audio:
+                call = record.call.model_dump() if record.call else None
+                features, stage_errors = audio_features(
+                    conversation, call, base_dirs=[path.parent, settings.data_dir],
+                    max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes,
+                )  # fmt: skip
+            analysis = analyze(ruleset, conversation, features=features, stage_errors=stage_errors)
             found = finding_lines(analysis, ruleset) + _aggregate_lines(
                 analysis, ruleset, hits_seen, tagged
             )

@@ -112,7 +112,11 @@ def reanalyze(store: Store, since: str | None, console: Console) -> dict[str, An
         task = progress.add_task("re-analysing", total=len(ids))
         for n, pk in enumerate(ids, 1):
             if (
-                analyze_conversation(session_factory=store.session_factory, conversation_pk=pk)
+                analyze_conversation(
+                    session_factory=store.session_factory,
+                    conversation_pk=pk,
+                    settings=store.settings,
+                )
                 is None
             ):
                 failed += 1

@@ -164,7 +164,18 @@ def append_messages(
 
 def to_rule_conversation(conv: Conversation) -> rm.Conversation:
     """The rule engine's plain-data view of a stored conversation."""
-    msgs = [rm.Message(m.external_id, m.role, m.text, m.type, m.ts) for m in conv.messages]
+    msgs = [
+        rm.Message(
+            m.external_id,
+            m.role,
+            m.text,
+            m.type,
+            m.ts,
+            (m.extra or {}).get("start"),
+            (m.extra or {}).get("end"),
+        )
+        for m in conv.messages
+    ]
     return rm.Conversation(
         id=conv.external_id,
         channel=conv.channel,

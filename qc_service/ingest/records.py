@@ -176,7 +176,18 @@ def parse_record(data: Any, *, line: int | None = None) -> RecordIn:
 
 def to_conversation(record: RecordIn, *, final: bool = True) -> Conversation:
     """The rule engine's view of a record."""
-    msgs = [Message(m.id, m.role, m.text, m.type, m.ts) for m in record.all_messages()]
+    msgs = [
+        Message(
+            m.id,
+            m.role,
+            m.text,
+            m.type,
+            m.ts,
+            (m.model_extra or {}).get("start"),
+            (m.model_extra or {}).get("end"),
+        )
+        for m in record.all_messages()
+    ]
     return Conversation(
         id=record.id,
         channel=record.channel,

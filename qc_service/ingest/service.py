@@ -70,7 +70,9 @@ def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool)
         return rejected(line, exc, record.id)
     answer = RecordAnswer(record.id, outcome, line)
     if outcome == "accepted":
-        analysis = analyze_conversation(session_factory=store.session_factory, conversation_pk=pk)
+        analysis = analyze_conversation(
+            session_factory=store.session_factory, conversation_pk=pk, settings=store.settings
+        )
         answer.conversation_status = "failed" if analysis is None else "analysed"
         if analysis is not None:
             answer.findings = {

@@ -87,7 +87,7 @@ def register_tasks(app: Celery, store: Store) -> None:
             with write_transaction(store.session_factory) as db_session:
                 analyze_in_session(
                     db_session=db_session, conversation_pk=conversation_id,
-                    delay=settings.debug_task_delay_seconds, alerts=alerts,
+                    delay=settings.debug_task_delay_seconds, alerts=alerts, settings=settings
                 )  # fmt: skip
             for event in alerts:
                 hub.publish(event)

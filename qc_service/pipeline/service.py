@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
+from qc_service.pipeline.features import audio_features, needs_audio
 from qc_service.pipeline.persist import save_analysis
-from qc_service.rules.analysis import Analysis, analyze
+from qc_service.rules.analysis import Analysis, StageError, analyze
 from qc_service.rulesets.service import active_ruleset
 from qc_service.store import Store
 
@@ -34,6 +36,7 @@ def analyze_in_session(
     conversation_pk: int,
     delay: float = 0.0,
     alerts: list[dict[str, Any]] | None = None,
+    settings: Settings | None = None,
 ) -> Analysis | None:
     """Run the rule stage on one conversation inside the caller's transaction.
 
@@ -47,7 +50,19 @@ def analyze_in_session(
     if delay:
         time.sleep(delay)  # tests only: a window to kill a worker mid-task
     ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
-    analysis = analyze(ruleset, to_rule_conversation(conv))
+    plain = to_rule_conversation(conv)
+    features: dict[str, Any] = {}
+    stage_errors: list[StageError] = []
+    if needs_audio(ruleset):
+        cfg = settings or Settings()
+        features, stage_errors = audio_features(
+            plain,
+            conv.call,
+            base_dirs=[cfg.data_dir],
+            max_seconds=cfg.audio_max_seconds,
+            max_bytes=cfg.audio_max_bytes,
+        )
+    analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
     events = save_analysis(db_session, conv, ruleset, analysis)
     if alerts is not None:
         alerts.extend(events)
@@ -81,6 +96,7 @@ def analyze_conversation(
     conversation_pk: int,
     delay: float = 0.0,
     publish: Callable[[dict[str, Any]], None] | None = None,
+    settings: Settings | None = None,
 ) -> Analysis | None:
     """Analyse in a transaction of its own; publish its alerts after commit; on failure record it
     on the conversation and return None."""
@@ -88,7 +104,11 @@ def analyze_conversation(
     try:
         with write_transaction(session_factory) as db_session:
             analysis = analyze_in_session(
-                db_session=db_session, conversation_pk=conversation_pk, delay=delay, alerts=alerts
+                db_session=db_session,
+                conversation_pk=conversation_pk,
+                delay=delay,
+                alerts=alerts,
+                settings=settings,
             )
     except Exception as exc:  # noqa: BLE001 - any failure must become a visible, replayable status
         log.exception("analysis of conversation %s failed", conversation_pk)
@@ -109,6 +129,7 @@ def run_deep(
         conversation_pk=conversation_pk,
         delay=store.settings.debug_task_delay_seconds,
         publish=publish,
+        settings=store.settings,
     )
 
 

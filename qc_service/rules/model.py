@@ -36,6 +36,9 @@ class Message:
     text: str = ""
     type: str = "text"
     ts: datetime | None = None
+    start: float | None = None
+    """For call transcript segments: seconds from the start of the audio."""
+    end: float | None = None
 
 
 @dataclass(slots=True)

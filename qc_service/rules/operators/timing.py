@@ -103,16 +103,31 @@ def response_time(leaf: Leaf, ctx: EvalContext) -> Outcome:
     return bool(evidence), evidence
 
 
+def _call_length(ctx: EvalContext, every: list[int]) -> float | None:
+    """Calls: the audio length (``features["audio"].duration``), else the last segment's end."""
+    if ctx.conversation.channel != "call":
+        return None
+    audio = ctx.features.get("audio")
+    length = getattr(audio, "duration", None)
+    if isinstance(length, float | int):
+        return float(length)
+    ends = [m.end for m in (ctx.conversation.messages[i] for i in every) if m.end is not None]
+    return max(ends) if ends else None
+
+
 @REGISTRY.conversation_handler("duration")
 def duration(leaf: Leaf, ctx: EvalContext) -> Outcome:
-    """The conversation lasts less than ``under_seconds`` / more than ``over_seconds``:
+    """The conversation lasts less than ``under_seconds`` / more than ``over_seconds`` (calls: the
+    audio length, else the last segment's end; chats:
     last ts − first ts of its non-system messages, decided on the final run."""
     every = ctx.eligible("any")
     if not ctx.conversation.final or not every:
         return NOT_HELD
-    ts = timestamps(ctx, "duration")
-    offsets = [seconds_between(ts[every[0]], ts[i]) for i in every]
-    length = max(offsets) - min(offsets)
+    length = _call_length(ctx, every)
+    if length is None:
+        ts = timestamps(ctx, "duration")
+        offsets = [seconds_between(ts[every[0]], ts[i]) for i in every]
+        length = max(offsets) - min(offsets)
     p = leaf.params
     held = length < p["under_seconds"] if "under_seconds" in p else length > p["over_seconds"]
     if not held:

@@ -1,0 +1,206 @@
+"""Call audio for reviewers: the clip of an evidence stretch, a loudness chart, and uploads.
+
+Why stream and cap: recordings are large; an upload is written to ``QC_DATA_DIR`` in chunks and
+refused past ``QC_AUDIO_MAX_BYTES`` (nothing half-written is kept), and a clip is cut from the
+decoded call rather than sending the whole file to the reviewer's browser.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import soundfile as sf
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from qc_service.api.deps import DbDep, RuntimeDep, StoreDep, TenantDep
+from qc_service.audio.errors import AudioError
+from qc_service.audio.features import CallFeatures, Segment, analyze_call, decode
+from qc_service.conversations.models import Conversation
+from qc_service.conversations.schemas import ErrorOut
+from qc_service.conversations.service import get_or_raise, mark_changed
+from qc_service.db.session import write_transaction
+from qc_service.errors import NotFound, QCError
+from qc_service.pipeline.features import resolve_audio_path
+from qc_service.review.models import Evidence, Violation
+from qc_service.store import Store
+
+router = APIRouter(prefix="/v1/conversations", tags=["audio"])
+CHUNK = 1 << 20
+
+
+class AudioInvalid(QCError):
+    """The recording cannot be used."""
+
+    code = "AUDIO_INVALID"
+    status = 422
+
+
+class AudioTooLarge(QCError):
+    """An upload over the configured cap."""
+
+    code = "AUDIO_TOO_LARGE"
+    status = 413
+
+
+def _audio_path(store: Store, conv: Conversation) -> Path:
+    audio = (conv.call or {}).get("audio")
+    if not audio:
+        raise NotFound(
+            f"conversation {conv.external_id!r} has no audio", record_id=conv.external_id
+        )
+    return resolve_audio_path(str(audio), base_dirs=[store.settings.data_dir])
+
+
+def _decode(store: Store, conv: Conversation) -> tuple[np.ndarray, int]:  # type: ignore[type-arg]
+    try:
+        return decode(_audio_path(store, conv), max_seconds=store.settings.audio_max_seconds,
+                      max_bytes=store.settings.audio_max_bytes)  # fmt: skip
+    except AudioError as exc:
+        raise AudioInvalid(str(exc), record_id=conv.external_id) from None
+
+
+@router.get("/{conversation_id}/audio", responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorOut},
+            422: {"model": ErrorOut}}, summary="The recording (or a stretch of it) as WAV")  # fmt: skip
+def get_audio_clip(
+    conversation_id: str, db: DbDep, tenant: TenantDep, store: StoreDep,
+    start: Annotated[float | None, Query(ge=0, description="seconds")] = None,
+    end: Annotated[float | None, Query(ge=0, description="seconds")] = None,
+) -> Response:  # fmt: skip
+    """The evidence stretch ``start``–``end`` (seconds), all channels, as 16-bit WAV."""
+    conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    samples, rate = _decode(store, conv)
+    lo = int(max(0.0, start or 0.0) * rate)
+    hi = len(samples) if end is None else min(len(samples), int(end * rate))
+    if hi <= lo:
+        raise QCError(
+            "end must be after start, inside the recording", field="end", record_id=conversation_id
+        )
+    buf = io.BytesIO()
+    sf.write(buf, samples[lo:hi], rate, format="WAV", subtype="PCM_16")
+    return Response(buf.getvalue(), media_type="audio/wav")
+
+
+def _features(store: Store, conv: Conversation) -> CallFeatures:
+    samples, rate = _decode(store, conv)
+    segments = [
+        Segment(s["role"], float(s["start"]), float(s["end"]), s.get("text", ""))
+        for s in (conv.call or {}).get("segments", [])
+    ]
+    try:
+        return analyze_call(
+            samples, rate, channels=(conv.call or {}).get("channels"), segments=segments or None
+        )
+    except AudioError as exc:
+        raise AudioInvalid(str(exc), record_id=conv.external_id) from None
+
+
+@router.get("/{conversation_id}/loudness.svg", responses={200: {"content": {"image/svg+xml": {}}}, 404: {"model": ErrorOut}},
+            summary="Both channels' loudness over time, threshold and flagged stretches")  # fmt: skip
+def get_loudness_chart(
+    conversation_id: str, db: DbDep, tenant: TenantDep, store: StoreDep,
+    threshold: Annotated[float, Query(description="dBFS line to draw")] = -10.0,
+) -> Response:  # fmt: skip
+    """Momentary loudness (400 ms) of agent and customer; the stretches flagged by audio evidence
+    of this conversation's violations are shaded."""
+    conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    features = _features(store, conv)
+    flagged = db.execute(
+        select(Evidence.t_start, Evidence.t_end)
+        .join(Violation, Evidence.violation_id == Violation.id)
+        .where(Violation.conversation_id == conv.id, Evidence.kind == "audio")
+    ).all()
+    return Response(render_loudness_svg(features, threshold, [(a, b) for a, b in flagged if a is not None and b is not None]),
+                    media_type="image/svg+xml")  # fmt: skip
+
+
+def render_loudness_svg(
+    features: CallFeatures, threshold: float, flagged: list[tuple[float, float]]
+) -> str:
+    """A small self-contained SVG chart (no plotting library needed in the API)."""
+    width, height, pad, floor = 900, 260, 40, -70.0
+    duration = max(features.duration, 0.1)
+
+    def x(t: float) -> float:
+        return pad + (width - 2 * pad) * t / duration
+
+    def y(db: float) -> float:
+        return pad + (height - 2 * pad) * (min(0.0, max(floor, db)) / floor)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+             '<rect width="100%" height="100%" fill="white"/>']  # fmt: skip
+    for a, b in flagged:
+        parts.append(
+            f'<rect x="{x(a):.1f}" y="{pad}" width="{max(1.0, x(b) - x(a)):.1f}" height="{height - 2 * pad}" fill="#f8c4c4"/>'
+        )
+    colours = {"agent": "#1f5fbf", "customer": "#2e8b57"}
+    for role, sp in features.speakers.items():
+        step = max(1, len(sp.frame_times) // 1500)
+        points = " ".join(
+            f"{x(float(t)):.1f},{y(float(d)):.1f}"
+            for t, d in zip(sp.frame_times[::step], sp.momentary_dbfs[::step], strict=True)
+        )
+        parts.append(
+            f'<polyline fill="none" stroke="{colours.get(role, "#555")}" stroke-width="1.2" points="{points}"><title>{role}</title></polyline>'
+        )
+    parts.append(
+        f'<line x1="{pad}" x2="{width - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#d00" stroke-dasharray="6 4"/>'
+    )
+    parts.append(
+        f'<text x="{width - pad}" y="{y(threshold) - 4:.1f}" font-size="11" text-anchor="end" fill="#d00">{threshold:g} dBFS</text>'
+    )
+    parts.append(
+        f'<text x="{pad}" y="{pad - 12}" font-size="12">agent (blue), customer (green) — momentary loudness, dBFS; {duration:.1f} s</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@router.post("/{conversation_id}/audio", responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+             summary="Upload the call recording")  # fmt: skip
+async def upload_audio(
+    conversation_id: str, store: StoreDep, runtime: RuntimeDep, tenant: TenantDep,
+    file: Annotated[UploadFile, File(description="WAV, FLAC, OGG (MP3/AMR where the system decodes them)")],
+) -> dict[str, object]:  # fmt: skip
+    """Streamed to ``QC_DATA_DIR`` (refused past ``QC_AUDIO_MAX_BYTES``), checked by decoding,
+    attached to the call, and the conversation is analysed again."""
+    with store.session_factory() as db:
+        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    suffix = Path(file.filename or "audio.wav").suffix.lower() or ".wav"
+    relative = Path(tenant) / f"{conversation_id}-{uuid.uuid4().hex[:8]}{suffix}"
+    target = store.settings.data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with target.open("wb") as out:
+            while chunk := await file.read(CHUNK):
+                written += len(chunk)
+                if written > store.settings.audio_max_bytes:
+                    raise AudioTooLarge(f"{file.filename}: larger than the upload cap of {store.settings.audio_max_bytes} bytes",
+                                        record_id=conversation_id)  # fmt: skip
+                out.write(chunk)
+        decode(
+            target,
+            max_seconds=store.settings.audio_max_seconds,
+            max_bytes=store.settings.audio_max_bytes,
+        )
+    except AudioError as exc:
+        target.unlink(missing_ok=True)
+        raise AudioInvalid(
+            str(exc).replace(str(target), file.filename or "upload"), record_id=conversation_id
+        ) from None
+    except QCError:
+        target.unlink(missing_ok=True)
+        raise
+    with write_transaction(store.session_factory) as db:
+        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+        conv.call = {**(conv.call or {}), "audio": str(relative)}
+        mark_changed(conv)
+        pk = conv.id
+    runtime.after_commit([], [pk])
+    return {"id": conversation_id, "audio": str(relative), "bytes": written}
