@@ -16,7 +16,7 @@ from crm_bridge.cli import outbox_app
 from qc_service.cli import analyze as analyze_cmd
 from qc_service.cli import rules_cmds, store_cmds
 from qc_service.config import get_settings
-from qc_service.demo import DEMO_FILE
+from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE
 from qc_service.errors import QCError
 from qc_service.rules.errors import RuleValidationError
 from qc_service.rules.loader import builtin_pack_path, load_rules_file
@@ -164,6 +164,7 @@ def demo() -> None:
     store = open_store(settings)
     try:
         store_cmds.ingest_file(store, DEMO_FILE, console)
+        store_cmds.ingest_file(store, DEMO_CALLS_FILE, console)
         store_cmds.print_summary(store, console)
     finally:
         store.close()

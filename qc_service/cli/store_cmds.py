@@ -7,6 +7,7 @@ will see through the API — stored violations, evidence, scores and tags.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +17,15 @@ from qc_service.cli.render import evidence_text
 from qc_service.ingest.service import RecordAnswer, ingest_one
 from qc_service.review.service import recent_violations, summary
 from qc_service.store import Store
+
+
+def _audio_from_file(data: Any, path: Path) -> Any:
+    """A call's audio path is relative to the records file: store it as an absolute path."""
+    call = data.get("call") if isinstance(data, dict) else None
+    audio = call.get("audio") if isinstance(call, dict) else None
+    if isinstance(audio, str) and not Path(audio).is_absolute() and (path.parent / audio).exists():
+        return {**data, "call": {**call, "audio": str((path.parent / audio).resolve())}}
+    return data
 
 
 def ingest_file(store: Store, path: Path, console: Console) -> list[RecordAnswer]:
@@ -32,7 +42,7 @@ def ingest_file(store: Store, path: Path, console: Console) -> list[RecordAnswer
                 answers.append(RecordAnswer(None, "rejected", n, {"code": "RECORD_INVALID", "message": error,
                                                                   "field": None, "record_id": None, "rule_id": None}))  # fmt: skip
                 continue
-            answers.append(ingest_one(store, data, line=n, final=True))
+            answers.append(ingest_one(store, _audio_from_file(data, path), line=n, final=True))
     counts = {
         s: sum(1 for a in answers if a.status == s) for s in ("accepted", "unchanged", "rejected")
     }
@@ -84,8 +94,30 @@ def print_summary(store: Store, console: Console) -> None:
                 f"[bold]{v.conversation.external_id}[/bold] {v.rule_id} ({v.severity}, v{v.rule_version}):"
             )
             console.print(evidence_text([e.to_dict() for e in v.evidence], texts))
+    print_audio_findings(store, console)
     console.print(
         "\nWhere to look next: `qc serve` then GET /v1/conversations/<id> (e.g. demo-0001) and the OpenAPI "
         "docs at http://127.0.0.1:8000/docs; `qc analyze FILE --format jsonl` for stateless findings; "
         "rules in qc_service/rules/packs/default.yaml."
     )
+
+
+def print_audio_findings(store: Store, console: Console) -> None:
+    """Calls' audio findings with the seconds and what was said then."""
+    with store.session_factory() as db_session:
+        audio = recent_violations(db_session=db_session, tenant_id=store.settings.default_tenant, limit=5,
+                                  rule_ids=["service.shouting", "service.dead-air"])  # fmt: skip
+        if audio:
+            console.print("\n[bold]Call audio findings (seconds into the recording):[/bold]")
+        for v in audio:
+            cid = v.conversation.external_id
+            for e in v.evidence:
+                if e.kind == "audio":
+                    console.print(
+                        f"{cid} {v.rule_id}: {e.t_start:.1f}–{e.t_end:.1f} s, {e.value:.1f} {e.unit}",
+                        soft_wrap=True,
+                    )
+                elif e.kind == "message":
+                    console.print(f"    said then ({e.role}): {e.text}", soft_wrap=True)
+            console.print(f"    listen: GET /v1/conversations/{cid}/audio?start=…&end=… · chart: "
+                          f"/v1/conversations/{cid}/loudness.svg", soft_wrap=True)  # fmt: skip
