@@ -108,22 +108,12 @@ def save_score(db_session: Session, conv: Conversation, pass_mark: int, *, compl
     return row
 
 
-def exclusive_groups(ruleset: RuleSet) -> dict[str, set[str]]:
-    """Exclusive group name → the tags of its rules."""
-    groups: dict[str, set[str]] = {}
-    for rule in ruleset.rules:
-        group = rule.extra.get("exclusive_group")
-        if group and rule.tag:
-            groups.setdefault(str(group), set()).add(rule.tag)
-    return groups
-
-
 def save_tags(
     db_session: Session, conv: Conversation, ruleset: RuleSet, tags: list[TagFinding]
 ) -> None:
     """Put tag rules' tags on the conversation's customer (see ``tagging.service.add_tag``); a tag
     of an exclusive group replaces the group's other tags."""
-    groups = exclusive_groups(ruleset)
+    groups = ruleset.exclusive_groups()
     for finding in tags:
         added = add_tag(
             db_session=db_session, customer=conv.customer, tag=finding.tag, source=finding.source,
@@ -173,7 +163,7 @@ def save_analysis(
     save_violations(db_session, conv, ruleset, analysis)
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
     save_tags(db_session, conv, ruleset, analysis.tags)
-    groups = exclusive_groups(ruleset)
+    groups = ruleset.exclusive_groups()
     for hit in analysis.aggregate_hits:
         rule = ruleset.get(hit.rule_id)
         spec = rule.extra["aggregate"]

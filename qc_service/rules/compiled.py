@@ -270,6 +270,20 @@ class RuleSet:
             self._by_id = {rule.id: rule for rule in self.rules}
         return self._by_id[rule_id]
 
+    def exclusive_groups(self) -> dict[str, set[str]]:
+        """Exclusive group name → the tags of its rules (a ``qa`` rule: every tag of its map)."""
+        groups: dict[str, set[str]] = {}
+        for rule in self.rules:
+            group = rule.extra.get("exclusive_group")
+            if not group:
+                continue
+            tags = {rule.tag} if rule.tag else set()
+            qa = rule.extra.get("qa")
+            if isinstance(qa, dict):
+                tags |= {str(item["tag"]) for item in qa.get("map", []) if isinstance(item, dict)}
+            groups.setdefault(str(group), set()).update(tags)
+        return groups
+
     def context(
         self, conversation: Conversation, features: dict[str, Any] | None = None
     ) -> EvalContext:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from qc_service.nlp.values import Value, extract
 from qc_service.rules.compiled import (
     AllOf,
     AnyOf,
@@ -23,6 +25,7 @@ from qc_service.rules.compiled import (
     RuleSet,
 )
 from qc_service.rules.model import Conversation, Evidence, RuleResult
+from qc_service.rules.operators.conversation import turn_of, turns
 from qc_service.rules.operators.text import message_evidence
 from qc_service.rules.registry import MessageHits, OperatorUnavailable
 
@@ -124,20 +127,109 @@ def tidy_evidence(evidence: Iterable[Evidence]) -> list[Evidence]:
     return out
 
 
+QA_TURNS = 2
+"""A question's answer is looked for in the customer's messages of the next two turns."""
+
+
+@dataclass(slots=True)
+class QaAnswer:
+    """The answer a ``qa`` tag rule found: the value, the tag it maps to (None: no map item
+    matched) and the evidence (the question, then the reply with the value's span)."""
+
+    value: Value
+    tag: str | None
+    evidence: list[Evidence]
+
+
+def qa_tag(items: list[dict[str, Any]], value: Value) -> str | None:
+    """The tag of the first map item the value satisfies (``range`` inclusive, ``equals``)."""
+    v = value.value
+    for item in items:
+        if "range" in item:
+            low, high = item["range"]
+            if isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high:
+                return str(item["tag"])
+        elif value.kind == "yes_no":
+            if isinstance(v, bool) and item["equals"] in ((True, "yes") if v else (False, "no")):
+                return str(item["tag"])
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            expected = item["equals"]
+            if (
+                isinstance(expected, int | float)
+                and not isinstance(expected, bool)
+                and expected == v
+            ):
+                return str(item["tag"])
+        elif str(item["equals"]).strip().removesuffix("市") == str(v):
+            return str(item["tag"])
+    return None
+
+
+def evaluate_qa(rule: CompiledRule, ctx: EvalContext) -> QaAnswer | None:
+    """A ``qa`` tag rule on a conversation (RULES.md "Tag rules").
+
+    Every agent message where ``qa.question`` holds (message level) asks; the customer's messages
+    in the next ``QA_TURNS`` turns after the question's turn (that is the customer's next turn)
+    are read in order, and the first value of the asked kind is the answer. Of several answered
+    questions the last one wins (the newest information); a reply without a value answers
+    nothing. Relative dates count from the reply's ``ts`` when it has one.
+    """
+    spec: dict[str, Any] = rule.extra["qa"]
+    kind = str(spec["answer"]["extract"])
+    msgs = ctx.conversation.messages
+    hits = eval_message_level(rule.extra["qa_question"], ctx)
+    all_turns, turn = turns(ctx), turn_of(ctx)
+    found: QaAnswer | None = None
+    for q in sorted(i for i in hits if msgs[i].role == "agent"):
+        t = turn[q]
+        replies = [
+            i
+            for members in all_turns[t + 1 : t + 1 + QA_TURNS]
+            for i in members
+            if msgs[i].role == "customer"
+        ]
+        for i in replies:
+            msg = msgs[i]
+            value = extract(kind, msg.text, today=msg.ts.date() if msg.ts else None)
+            if value is None:
+                continue
+            number = value.value
+            reply = Evidence(
+                "message", msg.id, msg.role, start=value.start, end=value.end,
+                text=msg.text[value.start : value.end],
+                value=number if isinstance(number, int | float) and not isinstance(number, bool) else None,
+                unit=value.unit,
+            )  # fmt: skip
+            asked = list(hits[q]) or [message_evidence(ctx, q)]
+            found = QaAnswer(value, qa_tag(spec["map"], value), [*asked, reply])
+            break
+    return found
+
+
 def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None) -> RuleResult:
     """One rule (or the given part of its condition) on one prepared conversation; operator
-    failures become the result's error."""
+    failures become the result's error.
+
+    A ``qa`` tag rule holds when its ``when`` (if any) holds and its question was answered with
+    a value that maps to a tag (see ``evaluate_qa``); ``group``-only rules are driven by events.
+    """
     result = RuleResult(rule.id, rule.version, rule.kind, triggered=False)
+    qa = node is None and "qa_question" in rule.extra
     node = node or rule.when
-    if node is None:
-        result.error = "this tag rule's qa/group mapping is not available in this version"
+    if node is None and not qa:
+        result.error = "this tag rule's group mapping is driven by group events, not conversations"
         result.stage = "tagging"
         return result
     ctx.errors.clear()
     ctx.evaluate_messages = eval_message_level
     started = time.perf_counter()
+    qa_evidence: list[Evidence] = []
     try:
-        held, evidence = eval_conversation_level(node, ctx)
+        held, evidence = eval_conversation_level(node, ctx) if node is not None else (True, [])
+        if held and qa:
+            answer = evaluate_qa(rule, ctx)
+            held = answer is not None and answer.tag is not None
+            qa_evidence = answer.evidence if answer is not None else []
     except OperatorUnavailable as exc:
         result.error, result.stage = str(exc), exc.stage
         return result
@@ -152,10 +244,13 @@ def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None
     if held:
         order = {m.id: i for i, m in enumerate(ctx.conversation.messages)}
         result.triggered = True
-        result.evidence = sorted(
-            tidy_evidence(evidence),
-            key=lambda e: (order.get(e.message_id or "", -1), e.start or 0, e.t_start or 0.0),
-        )
+        result.evidence = (
+            sorted(
+                tidy_evidence(evidence),
+                key=lambda e: (order.get(e.message_id or "", -1), e.start or 0, e.t_start or 0.0),
+            )
+            + qa_evidence
+        )  # qa evidence as found: the question, then the reply with the value
     return result
 
 

@@ -28,7 +28,13 @@ from qc_service.rules.errors import RuleError, RuleValidationError
 from qc_service.rules.matcher import Matcher
 from qc_service.rules.model import SEVERITIES
 from qc_service.rules.normalize import fold_word
-from qc_service.rules.rule_parts import check_aggregate, check_group, parse_actions, parse_scope
+from qc_service.rules.rule_parts import (
+    check_aggregate,
+    check_group,
+    check_qa,
+    parse_actions,
+    parse_scope,
+)
 
 RULE_ID = re.compile(r"^[a-z0-9._-]+$")
 TOP_KEYS = {"version", "scorecard", "lexicons", "rules"}
@@ -260,11 +266,27 @@ class _Loader:
             check_group(data["group"], f"{path}.group", data.get("tag"), self.report)
         if "aggregate" in data:
             check_aggregate(data["aggregate"], f"{path}.aggregate", self.report)
+        question = None
+        if "qa" in data and kind == "tag":
+            parser = ConditionParser(self.report, self.resolve_words)
+            question = check_qa(
+                data["qa"],
+                f"{path}.qa",
+                self.report,
+                lambda d, p: parser.parse(d, p, message_level=True),
+            )
+            for key in ("tag", "aggregate", "group"):
+                if key in data:
+                    self.report(
+                        f"{path}.{key}", f"{key} does not combine with qa (its tags are in qa.map)"
+                    )
         tag = data.get("tag")
         if tag is not None and (not isinstance(tag, str) or not tag.strip()):
             self.report(f"{path}.tag", "tag must be a non-empty string")
         if when is not None:
             self._compile(when)
+        if question is not None:
+            self._compile(question)
         if len(self.errors) > before:
             return None
         rule = CompiledRule(
@@ -274,6 +296,8 @@ class _Loader:
             tag=tag, definition=dict(data), lexicons=dict(self.used),
             extra={k: data[k] for k in ("aggregate", "qa", "group", "exclusive_group") if k in data},
         )  # fmt: skip
+        if question is not None:
+            rule.extra["qa_question"] = question  # compiled; its leaves join the lexical index
         return rule
 
     def _compile(self, when: Node) -> None:
@@ -288,7 +312,7 @@ class _Loader:
         raw_owners: list[list[tuple[int, str]]] = []
         counter = 0
         for rule in rules:
-            for leaf in rule.leaves:
+            for leaf in rule.leaves + iter_leaves(rule.extra.get("qa_question")):
                 leaf.index = counter
                 counter += 1
                 for role, word, raw in leaf.compiled.get("patterns", []):
@@ -300,6 +324,8 @@ class _Loader:
                         own[pid].append((leaf.index, role))
         for rule in rules:
             rule.gate = required_leaves(rule.when)
+            if rule.when is None and "qa_question" in rule.extra:
+                rule.gate = required_leaves(rule.extra["qa_question"])
             rule.hot_when = hot_projection(rule.when)
         return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
 

@@ -6,10 +6,79 @@ calls these with its ``report`` so every problem still names the rule id and key
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from qc_service.nlp.values import KINDS
+from qc_service.rules.compiled import Node
 from qc_service.rules.conditions import Report
 from qc_service.rules.model import CHANNELS, Action
+
+QA_KEYS = ("question", "answer", "map")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_qa(
+    data: Any, path: str, report: Report, parse: Callable[[Any, str], Node | None]
+) -> Node | None:
+    """``qa: {question: C, answer: {extract: KIND}, map: [{range: [a, b], tag: T} | {equals: v,
+    tag: T}]}``; returns the parsed question (a message-level condition), or None on errors.
+
+    ``parse(data, path)`` parses a message-level condition (the loader's ``ConditionParser``).
+    """
+    if not isinstance(data, dict):
+        report(path, "qa takes {question: <condition>, answer: {extract: <kind>}, map: [...]}")
+        return None
+    for key in data:
+        if key not in QA_KEYS:
+            report(f"{path}.{key}", f"unknown key (known: {', '.join(QA_KEYS)})")
+    question = None
+    if "question" not in data:
+        report(f"{path}.question", "question is required (a message-level condition)")
+    else:
+        question = parse(data["question"], f"{path}.question")
+    answer = data.get("answer")
+    kind = answer.get("extract") if isinstance(answer, dict) else None
+    if not isinstance(answer, dict) or set(answer) != {"extract"}:
+        report(f"{path}.answer", f"answer takes {{extract: {' | '.join(KINDS)}}}")
+    elif kind not in KINDS:
+        report(f"{path}.answer.extract", f"extract must be one of {', '.join(KINDS)}")
+    items = data.get("map")
+    if not isinstance(items, list) or not items:
+        report(
+            f"{path}.map",
+            "map takes a non-empty list of {range: [a, b], tag: T} or {equals: v, tag: T}",
+        )
+        return None
+    for i, item in enumerate(items):
+        ipath = f"{path}.map[{i}]"
+        if not isinstance(item, dict) or set(item) not in ({"range", "tag"}, {"equals", "tag"}):
+            report(ipath, "a map item is {range: [a, b], tag: T} or {equals: v, tag: T}")
+            continue
+        tag = item["tag"]
+        if not isinstance(tag, str) or not tag.strip():
+            report(f"{ipath}.tag", "tag must be a non-empty string")
+        if "range" in item:
+            bounds = item["range"]
+            if (
+                not isinstance(bounds, list)
+                or len(bounds) != 2
+                or not all(_is_number(b) for b in bounds)
+                or bounds[0] > bounds[1]
+            ):
+                report(f"{ipath}.range", "range takes [low, high] numbers, low ≤ high (inclusive)")
+            elif kind in ("date", "city", "yes_no"):
+                report(f"{ipath}.range", f"range maps numbers; {kind} answers use equals")
+        else:
+            value = item["equals"]
+            if kind == "yes_no" and value not in (True, False, "yes", "no"):
+                report(f"{ipath}.equals", "a yes_no answer maps equals: yes or equals: no")
+            elif not isinstance(value, str | int | float | bool):
+                report(f"{ipath}.equals", "equals takes a string, number or yes/no")
+    return question
 
 
 def check_aggregate(data: Any, path: str, report: Report) -> None:

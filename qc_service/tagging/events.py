@@ -34,10 +34,7 @@ def apply_group_event(
     )
     added: list[str] = []
     removed: list[str] = []
-    groups: dict[str, set[str]] = {}
-    for rule in ruleset.rules:
-        if rule.extra.get("exclusive_group") and rule.tag:
-            groups.setdefault(str(rule.extra["exclusive_group"]), set()).add(rule.tag)
+    groups = ruleset.exclusive_groups()
     for rule in ruleset.rules:
         spec = rule.extra.get("group")
         if (

@@ -33,8 +33,15 @@ rules:
 
 
 def _segments() -> list[dict[str, Any]]:
-    texts = {"agent": "您好这边是星辰理财的客服请问现在方便吗", "customer": "方便你说吧我听着呢有什么事情"}
-    segs = [{"role": role, "start": a, "end": b, "text": texts[role]} for role, spans in SPEECH.items() for a, b in spans]
+    texts = {
+        "agent": "您好这边是星辰理财的客服请问现在方便吗",
+        "customer": "方便你说吧我听着呢有什么事情",
+    }
+    segs = [
+        {"role": role, "start": a, "end": b, "text": texts[role]}
+        for role, spans in SPEECH.items()
+        for a, b in spans
+    ]
     segs.sort(key=lambda s: s["start"])
     segs[0]["text"] = "您好，这个产品保本的"
     return segs
@@ -68,8 +75,12 @@ def _near(found: list[tuple[float, float]], truth: tuple[float, float]) -> bool:
     return any(abs(a - truth[0]) <= 0.3 and abs(b - truth[1]) <= 0.3 for a, b in found)
 
 
-def test_quiet_line_relative_fires_absolute_does_not_with_seconds_and_transcript(tmp_path: Path) -> None:
-    sf.write(tmp_path / "call.wav", build_call(RATE, loud_db=12.0, gain_db=-30.0), RATE, subtype="PCM_16")
+def test_quiet_line_relative_fires_absolute_does_not_with_seconds_and_transcript(
+    tmp_path: Path,
+) -> None:
+    sf.write(
+        tmp_path / "call.wav", build_call(RATE, loud_db=12.0, gain_db=-30.0), RATE, subtype="PCM_16"
+    )
     code, lines = _analyze(tmp_path, _record("call.wav"))  # relative to the records file
     assert code == 0, lines
     found = _violations(lines)
@@ -77,7 +88,10 @@ def test_quiet_line_relative_fires_absolute_does_not_with_seconds_and_transcript
     assert _near(_audio(found["loud.relative"]), (13.0, 15.0))
     loud = next(e for e in found["loud.relative"] if e["kind"] == "audio")
     assert loud["unit"] == "dB" and loud["value"] >= 8 and loud["role"] == "agent"
-    assert any(e["kind"] == "message" and e["message_id"].startswith("seg-") for e in found["loud.relative"])
+    assert any(
+        e["kind"] == "message" and e["message_id"].startswith("seg-")
+        for e in found["loud.relative"]
+    )
     assert _near(_audio(found["dead.air"]), (3.0, 7.0))
     assert _near(_audio(found["talk.over"]), (9.0, 11.0))
     assert found["words.promise"][0]["text"] == "保本"
@@ -99,7 +113,9 @@ def test_a_normal_call_has_no_loudness_violation(tmp_path: Path) -> None:
     ],
     ids=["missing", "empty", "not-audio", "truncated"],
 )
-def test_bad_audio_is_an_audio_stage_error_and_the_transcript_is_still_analysed(tmp_path: Path, make: Any, expect: str) -> None:
+def test_bad_audio_is_an_audio_stage_error_and_the_transcript_is_still_analysed(
+    tmp_path: Path, make: Any, expect: str
+) -> None:
     if make is not None:
         make(tmp_path / "call.wav")
     code, lines = _analyze(tmp_path, _record("call.wav"))
@@ -127,33 +143,56 @@ def audio_client(tmp_path: Path) -> Any:
 def test_api_stage_error_clip_chart_and_upload(audio_client: Any) -> None:
     client, data = audio_client
     rules = RULES.replace("rules:\n", "rules:\n", 1)
-    assert client.post("/v1/rules", content=rules, headers={"content-type": "application/yaml"}).status_code == 200
+    assert (
+        client.post(
+            "/v1/rules", content=rules, headers={"content-type": "application/yaml"}
+        ).status_code
+        == 200
+    )
     record = _record("missing.wav")
     record["closed"] = True
     client.post("/v1/conversations", json={"records": [record]})
     client.app.state.runtime.lane.drain()
     conv = client.get("/v1/conversations/call-1").json()
-    assert conv["stage_errors"][0]["stage"] == "audio" and "missing.wav" in conv["stage_errors"][0]["message"]
+    assert (
+        conv["stage_errors"][0]["stage"] == "audio"
+        and "missing.wav" in conv["stage_errors"][0]["message"]
+    )
     assert "words.promise" in {v["rule_id"] for v in conv["violations"]}
     assert client.get("/v1/conversations/call-1/audio").json()["error"]["code"] == "AUDIO_INVALID"
 
     buf = io.BytesIO()
-    sf.write(buf, build_call(RATE, loud_db=12.0, gain_db=-30.0), RATE, format="WAV", subtype="PCM_16")
-    r = client.post("/v1/conversations/call-1/audio", files={"file": ("call.wav", buf.getvalue(), "audio/wav")})
+    sf.write(
+        buf, build_call(RATE, loud_db=12.0, gain_db=-30.0), RATE, format="WAV", subtype="PCM_16"
+    )
+    r = client.post(
+        "/v1/conversations/call-1/audio", files={"file": ("call.wav", buf.getvalue(), "audio/wav")}
+    )
     assert r.status_code == 200, r.json()
     client.app.state.runtime.lane.drain()
     conv = client.get("/v1/conversations/call-1").json()
-    assert conv["stage_errors"] == [] and "loud.relative" in {v["rule_id"] for v in conv["violations"]}
+    assert conv["stage_errors"] == [] and "loud.relative" in {
+        v["rule_id"] for v in conv["violations"]
+    }
     clip = client.get("/v1/conversations/call-1/audio", params={"start": 13, "end": 15})
     assert clip.headers["content-type"] == "audio/wav"
     samples, rate = sf.read(io.BytesIO(clip.content))
     assert rate == RATE and samples.shape == (2 * RATE, 2)
     chart = client.get("/v1/conversations/call-1/loudness.svg")
     assert chart.headers["content-type"].startswith("image/svg+xml")
-    assert chart.text.count("<polyline") == 2 and "#f8c4c4" in chart.text  # both channels, flagged stretch shaded
+    assert (
+        chart.text.count("<polyline") == 2 and "#f8c4c4" in chart.text
+    )  # both channels, flagged stretch shaded
 
-    too_big = client.post("/v1/conversations/call-1/audio", files={"file": ("big.wav", b"0" * 2_100_000, "audio/wav")})
+    too_big = client.post(
+        "/v1/conversations/call-1/audio", files={"file": ("big.wav", b"0" * 2_100_000, "audio/wav")}
+    )
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "AUDIO_TOO_LARGE"
-    text = client.post("/v1/conversations/call-1/audio", files={"file": ("notes.wav", "不是音频".encode(), "audio/wav")})
+    text = client.post(
+        "/v1/conversations/call-1/audio",
+        files={"file": ("notes.wav", "不是音频".encode(), "audio/wav")},
+    )
     assert text.status_code == 422 and text.json()["error"]["code"] == "AUDIO_INVALID"
-    assert sorted(p.name.split("-")[0] for p in (data / "default").iterdir()) == ["call"]  # rejected uploads not kept
+    assert sorted(p.name.split("-")[0] for p in (data / "default").iterdir()) == [
+        "call"
+    ]  # rejected uploads not kept
