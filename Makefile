@@ -32,7 +32,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy qc_service/rules qc_service/audio crm_bridge
+	$(VENV)/bin/mypy qc_service/rules qc_service/audio qc_service/nlp crm_bridge
 	$(VENV)/bin/lint-imports
 
 clean:

@@ -18,7 +18,12 @@ from rich.progress import Progress
 from qc_service.cli.render import print_table
 from qc_service.config import get_settings
 from qc_service.ingest.records import RecordError, parse_record, to_conversation
-from qc_service.pipeline.features import audio_features, needs_audio
+from qc_service.pipeline.features import (
+    audio_features,
+    needs_audio,
+    needs_sentiment,
+    sentiment_features,
+)
 from qc_service.rules.aggregate import reached
 from qc_service.rules.analysis import Analysis, StageError, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
@@ -65,6 +70,7 @@ def analyze_file(
     held: dict[tuple[str, str], str] = {}
     settings = get_settings()
     use_audio = needs_audio(ruleset)
+    use_sentiment = needs_sentiment(ruleset)
     hits_seen: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
     tagged: set[tuple[str, str]] = set()
     err_console = Console(stderr=True)
@@ -92,6 +98,10 @@ def analyze_file(
                     conversation, call, base_dirs=[path.parent, settings.data_dir],
                     max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes,
                 )  # fmt: skip
+            if use_sentiment:
+                more, errors = sentiment_features(conversation)
+                features.update(more)
+                stage_errors += errors
             analysis = analyze(ruleset, conversation, features=features, stage_errors=stage_errors)
             found = finding_lines(analysis, ruleset) + _aggregate_lines(
                 analysis, ruleset, hits_seen, tagged

@@ -29,6 +29,10 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check and manage rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(outbox_app, name="outbox")
+train_app = typer.Typer(
+    help="Train the project's models (not part of make test).", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
 err = Console(stderr=True)
 
 
@@ -136,6 +140,17 @@ def reanalyze(
     finally:
         store.close()
     raise typer.Exit(analyze_cmd.EXIT_PARTIAL if out["failed"] else analyze_cmd.EXIT_OK)
+
+
+@train_app.command(
+    "sentiment", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def train_sentiment(ctx: typer.Context) -> None:
+    """Train the sentiment model on ../shared/data and rewrite models/sentiment/MODEL_CARD.md
+    (options: --data, --out, --card, --no-baseline, --seed)."""
+    from qc_service.nlp import train_sentiment as trainer
+
+    raise typer.Exit(trainer.main(list(ctx.args)))
 
 
 @app.command()

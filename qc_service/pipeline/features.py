@@ -7,16 +7,20 @@ measuring it is the pipeline's job, done once per run, and a bad recording is an
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import Segment, analyze_call, decode
+from qc_service.nlp.sentiment import SentimentModel
 from qc_service.rules.analysis import StageError
 from qc_service.rules.compiled import RuleSet, iter_leaves
 from qc_service.rules.model import Conversation
 
 AUDIO_OPERATORS = frozenset({"loudness", "silence", "overtalk", "duration"})
+_sentiment_model: SentimentModel | None = None
+_sentiment_lock = threading.Lock()
 
 
 def needs_audio(ruleset: RuleSet) -> bool:
@@ -72,3 +76,36 @@ def audio_features(
     except AudioError as exc:
         message = str(exc) if audio in str(exc) else f"{audio}: {exc}"
         return {"audio_error": message}, [StageError("audio", message)]
+
+
+def needs_sentiment(ruleset: RuleSet) -> bool:
+    """Whether any enabled rule reads sentiment values."""
+    return any(
+        leaf.op == "sentiment"
+        for rule in ruleset.rules
+        if rule.enabled
+        for leaf in iter_leaves(rule.when)
+    )
+
+
+def sentiment_model() -> SentimentModel:
+    """The shipped sentiment model, loaded once per process (deep lane only, never on the alert path)."""
+    global _sentiment_model
+    with _sentiment_lock:
+        if _sentiment_model is None:
+            _sentiment_model = SentimentModel.load()
+        return _sentiment_model
+
+
+def sentiment_features(conversation: Conversation) -> tuple[dict[str, Any], list[StageError]]:
+    """``{"sentiment": {message id: value in −1…1}}`` for every non-system message."""
+    messages = [m for m in conversation.messages if m.role != "system"]
+    if not messages:
+        return {"sentiment": {}}, []
+    try:
+        values = sentiment_model().score([m.text for m in messages])
+    except Exception as exc:  # noqa: BLE001 - a failed model is a visible stage error
+        return {"sentiment_error": f"sentiment model failed: {exc}"}, [
+            StageError("sentiment", f"sentiment model failed: {exc}")
+        ]
+    return {"sentiment": {m.id: float(v) for m, v in zip(messages, values, strict=True)}}, []

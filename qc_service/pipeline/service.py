@@ -21,7 +21,12 @@ from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
-from qc_service.pipeline.features import audio_features, needs_audio
+from qc_service.pipeline.features import (
+    audio_features,
+    needs_audio,
+    needs_sentiment,
+    sentiment_features,
+)
 from qc_service.pipeline.persist import save_analysis
 from qc_service.rules.analysis import Analysis, StageError, analyze
 from qc_service.rulesets.service import active_ruleset
@@ -62,6 +67,10 @@ def analyze_in_session(
             max_seconds=cfg.audio_max_seconds,
             max_bytes=cfg.audio_max_bytes,
         )
+    if needs_sentiment(ruleset):
+        more, errors = sentiment_features(plain)
+        features.update(more)
+        stage_errors += errors
     analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
     events = save_analysis(db_session, conv, ruleset, analysis)
     if alerts is not None:
