@@ -18,9 +18,6 @@ Retrain: ``OMP_NUM_THREADS=1 qc train sentiment --data ../shared/data`` (or
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import spearmanr
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -37,8 +35,20 @@ from sklearn.metrics import (
     f1_score,
     roc_auc_score,
 )
-from sklearn.model_selection import train_test_split
 
+from qc_service.nlp.corpora import (
+    REVIEW_DOMAINS,
+    SEED,
+    SOURCES,
+    TEST_SIZE,
+    Dialogue,
+    Labelled,
+    data_root,
+    load_dialogues,
+    load_reviews,
+    split_dialogues,
+    split_reviews,
+)
 from qc_service.nlp.sentiment import (
     DEFAULT_PATH,
     N_FEATURES,
@@ -48,8 +58,6 @@ from qc_service.nlp.sentiment import (
     weighted_mean,
 )
 
-SEED = 20240611
-TEST_SIZE = 0.2
 C = 4.0
 STC_MIN_ABS_S = 0.5
 """STC-3 train dialogues whose |mean satisfaction| is below this give no weak labels."""
@@ -57,105 +65,6 @@ STC_WEIGHT = 0.5
 """Sample weight of a weak STC-3 label (a dialogue's satisfaction, not the utterance's tone)."""
 BASELINE_MAX = 1000
 CARD_PATH = Path(__file__).resolve().parents[2] / "models" / "sentiment" / "MODEL_CARD.md"
-REVIEW_DOMAINS = ("waimai", "hotel", "shopping", "car")
-FILES = {
-    "waimai": "sentiment_waimai_10k/waimai_10k.csv",
-    "hotel": "sentiment_chnsenticorp_htl/ChnSentiCorp_htl_all.csv",
-    "shopping": "sentiment_online_shopping_10_cats/online_shopping_10_cats_strat300.csv",
-    "car": "sentiment_bdci2018_car_aspect/train_2.csv",
-    "stc3": "stc3_weibo_helpdesk_dialogues/train_data_cn_compact.jsonl",
-}
-SOURCES = {
-    "waimai": "food-delivery reviews (SophonPlus/ChineseNlpCorpus @a0b781d); licence: none stated",
-    "hotel": "ChnSentiCorp hotel reviews (SophonPlus/ChineseNlpCorpus @a0b781d); licence: none "
-    "(research use by convention)",
-    "shopping": "online_shopping_10_cats, 5,800-row stratified sample (SophonPlus @a0b781d); "
-    "licence: none stated",
-    "car": "BDCI 2018 car-forum opinions, 3-class (lqfeng/NLPDataset @fb49caf); licence: none, "
-    "competition data",
-    "stc3": "NTCIR-14 STC-3 Weibo customer↔helpdesk dialogues (sakai-lab/stc3-dataset); "
-    "annotations CC BY 4.0, Weibo text without licence",
-}
-
-Labelled = tuple[list[str], list[int]]
-Dialogue = tuple[list[tuple[str, str]], float]
-"""``([(role, text), …], mean satisfaction S)``; roles ``customer`` | ``agent``."""
-
-
-def data_root(arg: str | None) -> Path:
-    """``--data``, else $QC_SHARED_DATA, else ``../shared/data`` beside the checkout."""
-    if arg:
-        return Path(arg)
-    env = os.environ.get("QC_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def load_reviews(root: Path, domain: str) -> Labelled:
-    """Texts and labels (−1 negative, 0 neutral, 1 positive) of one review domain.
-
-    Car texts appear once per aspect: a text with both a positive and a negative aspect is
-    dropped, otherwise it is positive/negative if any aspect is, neutral when all are.
-    """
-    rows = _read_csv(root / FILES[domain])
-    if domain != "car":
-        out = [(r["review"].strip(), 1 if r["label"] == "1" else -1) for r in rows]
-        kept = [(t, y) for t, y in out if t]
-        return [t for t, _ in kept], [y for _, y in kept]
-    by_text: dict[str, set[int]] = {}
-    for r in rows:
-        by_text.setdefault(r["content"].strip(), set()).add(int(r["sentiment_value"]))
-    texts, labels = [], []
-    for text, values in by_text.items():
-        if not text or {-1, 1} <= values:
-            continue
-        texts.append(text)
-        labels.append(1 if 1 in values else -1 if -1 in values else 0)
-    return texts, labels
-
-
-def load_dialogues(root: Path) -> list[Dialogue]:
-    """STC-3 training dialogues: each utterance a message, helpdesk → agent."""
-    out: list[Dialogue] = []
-    with (root / FILES["stc3"]).open(encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            msgs = [
-                ("customer" if t["role"] == "customer" else "agent", u.strip())
-                for t in d["turns"]
-                for u in t["utterances"]
-                if u.strip()
-            ]
-            out.append((msgs, float(d["quality_mean"]["S"])))
-    return out
-
-
-def split_reviews(data: Labelled, seed: int = SEED) -> tuple[Labelled, Labelled]:
-    """Stratified train / held-out split."""
-    tr_x, te_x, tr_y, te_y = train_test_split(
-        data[0], data[1], test_size=TEST_SIZE, random_state=seed, stratify=data[1]
-    )
-    return (list(tr_x), list(tr_y)), (list(te_x), list(te_y))
-
-
-def split_dialogues(
-    dialogues: list[Dialogue], seed: int = SEED
-) -> tuple[list[Dialogue], list[Dialogue]]:
-    """Train / held-out split of the dialogues (by dialogue)."""
-    idx = np.random.default_rng(seed).permutation(len(dialogues))
-    cut = int(round(len(dialogues) * (1 - TEST_SIZE)))
-    return [dialogues[i] for i in idx[:cut]], [dialogues[i] for i in idx[cut:]]
-
-
-def held_out(root: Path, domain: str, seed: int = SEED) -> Labelled:
-    """The held-out part of a review domain, exactly as the card's metrics use it."""
-    return split_reviews(load_reviews(root, domain), seed)[1]
 
 
 @dataclass
@@ -251,25 +160,10 @@ def dialogue_metrics(scorer: Scorer, dialogues: list[Dialogue]) -> dict[str, Any
     return {
         "n": len(c),
         "pearson": float(np.corrcoef(c, y)[0, 1]),
-        "spearman": float(np.corrcoef(_rank(c), _rank(y))[0, 1]),
+        "spearman": float(spearmanr(c, y).statistic),
         "auc": roc_auc_score(y[nz] > 0, c[nz]),
         "acc": accuracy_score(y[nz] > 0, c[nz] > 0),
     }
-
-
-def _rank(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    order = a.argsort(kind="stable")
-    ranks = np.empty(len(a), dtype=np.float64)
-    ranks[order] = np.arange(len(a), dtype=np.float64)
-    sorted_a = a[order]  # average ranks of ties
-    i = 0
-    while i < len(a):
-        j = i
-        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2
-        i = j + 1
-    return ranks
 
 
 def snownlp_scorer() -> Scorer | None:

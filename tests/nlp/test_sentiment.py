@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
-from qc_service.nlp import train_sentiment as ts
+from qc_service.nlp import corpora as ts
 from qc_service.nlp.sentiment import DEFAULT_PATH, SentimentModel, normalize_text
 
 
