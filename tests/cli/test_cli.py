@@ -51,7 +51,7 @@ def test_analyze_prints_findings_in_input_order_and_writes_nothing(tmp_path: Pat
         "critical",
         1,
     )
-    assert v["evidence"][0] | {} == {"kind": "span", "message_id": "m2", "role": "agent", "start": 2, "end": 9,
+    assert v["evidence"][0] == {"kind": "span", "message_id": "m2", "role": "agent", "start": 2, "end": 9,
                                      "text": "稳.赚.不.赔", "t_start": None, "t_end": None, "value": None, "unit": None}  # fmt: skip
     assert (lines[1]["action"], lines[1]["tag"], lines[1]["customer_id"]) == (
         "add",
@@ -69,7 +69,7 @@ def test_analyze_reports_bad_lines_and_exits_1(tmp_path: Path) -> None:
     res = run("analyze", str(f), "--format", "jsonl")
     assert res.returncode == 1
     errors = [json.loads(x) for x in res.stdout.splitlines() if '"error"' in x]
-    assert errors[0] | {} == {"type": "error", "stage": "input", "line": 2, "field": "employee.id",
+    assert errors[0] == {"type": "error", "stage": "input", "line": 2, "field": "employee.id",
                               "message": "missing required field", "record_id": "c2"}  # fmt: skip
     assert errors[1]["line"] == 3 and errors[1]["message"].startswith("not valid JSON")
 

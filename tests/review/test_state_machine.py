@@ -88,10 +88,13 @@ def test_appeal_then_overturn_restores_the_score_and_leaves_the_crm_summary(
         and appealed["appeals"][0]["decision"] is None
     )
     decided = _move(client, vid, S.OVERTURNED).json()
-    assert (
-        decided["appeals"][0] | {} == decided["appeals"][0]
-        and decided["appeals"][0]["decision"] == "overturn"
+    appeal = decided["appeals"][0]
+    assert (appeal["decision"], appeal["reviewer"], appeal["comment"]) == (
+        "overturn",
+        "qa1",
+        "看了录音",
     )
+    assert appeal["decided_at"] is not None
     assert [h["action"] for h in decided["history"]] == [
         "opened",
         "status.appealed",
