@@ -25,6 +25,7 @@ from qc_service.config import Settings, get_settings
 from qc_service.conversations.audio_router import router as audio_router
 from qc_service.conversations.router import router as conversations_router
 from qc_service.errors import QCError
+from qc_service.insights.router import router as insights_router
 from qc_service.pipeline.celery_app import create_celery
 from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
 from qc_service.pipeline.service import warm_up
@@ -133,4 +134,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(customers_router)
     app.include_router(rules_router)
     app.include_router(tags_router)
+    app.include_router(insights_router)
     return app

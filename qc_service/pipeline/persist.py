@@ -158,8 +158,9 @@ def raise_deep_alerts(
 
 def save_analysis(
     db_session: Session, conv: Conversation, ruleset: RuleSet, analysis: Analysis
-) -> None:
-    """Everything an analysis found, in the caller's transaction; the conversation is analysed."""
+) -> list[dict[str, Any]]:
+    """Everything an analysis found, in the caller's transaction; the conversation is analysed.
+    Returns the alert events to publish after commit."""
     save_violations(db_session, conv, ruleset, analysis)
     save_score(db_session, conv, ruleset.pass_mark, complete=not analysis.errors)
     save_tags(db_session, conv, ruleset, analysis.tags)
