@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qc_service.rules.compiled import CompiledRule, EvalContext, RuleSet
-from qc_service.rules.evaluator import eval_message_level, evaluate, evaluate_qa
+from qc_service.rules.compiled import CompiledRule, RuleSet
+from qc_service.rules.evaluator import evaluate
 from qc_service.rules.model import Conversation, Evidence, RuleResult, Score
 from qc_service.rules.scorecard import score_conversation
 
@@ -72,7 +72,6 @@ def analyze(
 ) -> Analysis:
     """Evaluate every rule, derive tag findings and the scorecard."""
     out = Analysis(conversation.id, errors=list(stage_errors or []))
-    qa_ctx: EvalContext | None = None
     for result in evaluate(ruleset, conversation, features=features):
         rule = ruleset.get(result.rule_id)
         if rule.when is None and "group" in rule.extra and "qa" not in rule.extra:
@@ -83,23 +82,18 @@ def analyze(
             continue
         if rule.kind == "violation":
             out.violations.append(result)
-        elif "qa_question" in rule.extra:  # the answer's value picks the tag of qa.map
-            if qa_ctx is None:
-                qa_ctx = ruleset.context(conversation, features)
-                qa_ctx.evaluate_messages = eval_message_level
-            answer = evaluate_qa(rule, qa_ctx)
-            if answer is not None and answer.tag is not None:
-                out.tags.append(
-                    TagFinding(
-                        "add",
-                        conversation.customer_id,
-                        answer.tag,
-                        rule.id,
-                        rule.version,
-                        "qa",
-                        result.evidence,
-                    )
+        elif "qa_question" in rule.extra and result.tag is not None:  # the answer picked the tag
+            out.tags.append(
+                TagFinding(
+                    "add",
+                    conversation.customer_id,
+                    result.tag,
+                    rule.id,
+                    rule.version,
+                    "qa",
+                    result.evidence,
                 )
+            )
         elif rule.tag and "aggregate" in rule.extra:
             _aggregate(out, conversation, rule, result.evidence)
         elif rule.tag:

@@ -224,12 +224,14 @@ def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None
     ctx.evaluate_messages = eval_message_level
     started = time.perf_counter()
     qa_evidence: list[Evidence] = []
+    qa_tag_found: str | None = None
     try:
         held, evidence = eval_conversation_level(node, ctx) if node is not None else (True, [])
         if held and qa:
             answer = evaluate_qa(rule, ctx)
             held = answer is not None and answer.tag is not None
             qa_evidence = answer.evidence if answer is not None else []
+            qa_tag_found = answer.tag if answer is not None else None
     except OperatorUnavailable as exc:
         result.error, result.stage = str(exc), exc.stage
         return result
@@ -241,6 +243,7 @@ def evaluate_rule(rule: CompiledRule, ctx: EvalContext, node: Node | None = None
         )
     if ctx.errors:  # another branch of an any held, or over budget: a finding, and a visible error
         result.error = "; ".join(ctx.errors)
+    result.tag = qa_tag_found
     if held:
         order = {m.id: i for i, m in enumerate(ctx.conversation.messages)}
         result.triggered = True

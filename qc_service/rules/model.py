@@ -126,6 +126,8 @@ class RuleResult:
     evidence: list[Evidence] = field(default_factory=list)
     error: str | None = None
     stage: str = "rules"
+    tag: str | None = None
+    """For ``qa`` tag rules: the tag the answer's value mapped to."""
 
 
 @dataclass(slots=True)
