@@ -69,6 +69,20 @@ class RuleInvalid(QCError):
     status = 422
 
 
+class AudioInvalid(QCError):
+    """A recording cannot be used (missing, truncated, not audio, too long…)."""
+
+    code = "AUDIO_INVALID"
+    status = 422
+
+
+class AudioTooLarge(QCError):
+    """An upload over the configured cap."""
+
+    code = "AUDIO_TOO_LARGE"
+    status = 413
+
+
 class InvalidTransition(QCError):
     """A violation cannot move from its status to the requested one."""
 

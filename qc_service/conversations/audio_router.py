@@ -25,27 +25,13 @@ from qc_service.conversations.models import Conversation
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.conversations.service import get_or_raise, mark_changed
 from qc_service.db.session import write_transaction
-from qc_service.errors import NotFound, QCError
+from qc_service.errors import AudioInvalid, AudioTooLarge, NotFound, QCError
 from qc_service.pipeline.features import resolve_audio_path
 from qc_service.review.models import Evidence, Violation
 from qc_service.store import Store
 
 router = APIRouter(prefix="/v1/conversations", tags=["audio"])
 CHUNK = 1 << 20
-
-
-class AudioInvalid(QCError):
-    """The recording cannot be used."""
-
-    code = "AUDIO_INVALID"
-    status = 422
-
-
-class AudioTooLarge(QCError):
-    """An upload over the configured cap."""
-
-    code = "AUDIO_TOO_LARGE"
-    status = 413
 
 
 def _audio_path(store: Store, conv: Conversation) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
+from sqlalchemy.orm import Session
 
 from qc_service.api.deps import DbDep, StoreDep, TenantDep
 from qc_service.conversations.schemas import ErrorOut
@@ -89,6 +91,16 @@ def violation_counts(
     return {"group_by": group_by, "items": items, "total": len(items), "next": None}
 
 
+def _act(
+    store: StoreDep, tenant: str, violation_id: int, move: Callable[[Session, Violation], object]
+) -> s.ViolationDetail:
+    """Load the violation, move it through ``flows`` in one write transaction, show the result."""
+    with write_transaction(store.session_factory) as db:
+        move(db, flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id))
+    with store.session_factory() as db:
+        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+
+
 @router.get(
     "/v1/violations/{violation_id}",
     response_model=s.ViolationDetail,
@@ -116,12 +128,9 @@ def appeal_violation(
     actor: ActorDep = "agent",
 ) -> s.ViolationDetail:
     """open → appealed, within the appeal window (`QC_APPEAL_WINDOW_DAYS`); anything else is 409."""
-    with write_transaction(store.session_factory) as db:
-        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
-        flows.appeal(db_session=db, violation=violation, reason=body.reason, appellant=actor,
-                     window_days=store.settings.appeal_window_days)  # fmt: skip
-    with store.session_factory() as db:
-        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+    window = store.settings.appeal_window_days
+    return _act(store, tenant, violation_id, lambda db, v: flows.appeal(
+        db_session=db, violation=v, reason=body.reason, appellant=actor, window_days=window))  # fmt: skip
 
 
 @router.post(
@@ -139,12 +148,9 @@ def decide_violation(
 ) -> s.ViolationDetail:
     """open or appealed → upheld | overturned. An overturn gives the conversation's points back and
     removes the violation from the customer's CRM summary."""
-    with write_transaction(store.session_factory) as db:
-        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
-        flows.decide(db_session=db, violation=violation, decision=body.decision, reviewer=actor,
-                     comment=body.comment, severity=body.severity)  # fmt: skip
-    with store.session_factory() as db:
-        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+    return _act(store, tenant, violation_id, lambda db, v: flows.decide(
+        db_session=db, violation=v, decision=body.decision, reviewer=actor, comment=body.comment,
+        severity=body.severity))  # fmt: skip
 
 
 @router.post(
@@ -161,13 +167,9 @@ def confirm_violation(
     actor: ActorDep = "reviewer",
 ) -> s.ViolationDetail:
     """open → confirmed (the same happens by itself when the appeal window closes)."""
-    with write_transaction(store.session_factory) as db:
-        violation = flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id)
-        flows.confirm(
-            db_session=db, violation=violation, actor=actor, reason=body.comment or "spot check"
-        )
-    with store.session_factory() as db:
-        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+    reason = body.comment or "spot check"
+    return _act(store, tenant, violation_id,
+                lambda db, v: flows.confirm(db_session=db, violation=v, actor=actor, reason=reason))  # fmt: skip
 
 
 @router.get("/v1/scores", response_model=s.ScorePage, summary="Scores by agent, team or day")

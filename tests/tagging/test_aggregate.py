@@ -6,20 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from qc_service.config import Settings
 from qc_service.db.session import write_transaction
 from qc_service.ingest.service import ingest_one
 from qc_service.rules.aggregate import reached
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.service import publish
-from qc_service.store import Store, open_store
+from qc_service.store import Store
 from qc_service.tagging.models import CustomerTag
 
 RULES = """
@@ -35,9 +33,9 @@ DAY0 = datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
-    with write_transaction(s.session_factory) as db:
+def rules_store(store: Store) -> Store:
+    """The shared ``store`` fixture, with this module's aggregate rule published."""
+    with write_transaction(store.session_factory) as db:
         publish(
             db_session=db,
             tenant_id="default",
@@ -45,10 +43,7 @@ def store(db_url: str) -> Iterator[Store]:
             source="file",
             source_name="r.yaml",
         )
-    try:
-        yield s
-    finally:
-        s.close()
+    return store
 
 
 def _chat(rid: str, day: int, *texts: str) -> dict[str, object]:
@@ -65,7 +60,8 @@ def _tags(store: Store) -> dict[str, CustomerTag]:
         }
 
 
-def test_tag_once_three_distinct_messages_within_the_window(store: Store) -> None:
+def test_tag_once_three_distinct_messages_within_the_window(rules_store: Store) -> None:
+    store = rules_store
     ingest_one(store, _chat("c1", 0, "想给孩子报名"), final=True)
     ingest_one(store, _chat("c2", 5, "您好", "报名"), final=True)
     assert "高意向" not in _tags(store)  # two matching messages so far
@@ -82,7 +78,8 @@ def test_tag_once_three_distinct_messages_within_the_window(store: Store) -> Non
     assert keys == [("c1", "m0"), ("c2", "m1"), ("c3", "m0"), ("c3", "m1")]
 
 
-def test_matches_spread_beyond_the_window_do_not_tag(store: Store) -> None:
+def test_matches_spread_beyond_the_window_do_not_tag(rules_store: Store) -> None:
+    store = rules_store
     ingest_one(store, _chat("c1", 0, "想报名"), final=True)
     ingest_one(store, _chat("c2", 40, "怎么付款"), final=True)
     ingest_one(store, _chat("c3", 80, "下单了"), final=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from crm_bridge.outbox.models import OutboxEvent
-from qc_service.api.app import create_app
-from qc_service.config import Settings
 from qc_service.ingest.service import ingest_one
-from qc_service.store import Store, open_store
+from qc_service.store import Store
 
 RULES = """
 rules:
@@ -29,25 +26,11 @@ rules:
 """
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store.settings, store=store)) as c:
-        assert (
-            c.post(
-                "/v1/rules", content=RULES, headers={"content-type": "application/yaml"}
-            ).status_code
-            == 200
-        )
-        yield c
+@pytest.fixture(autouse=True)
+def tag_rules(client: TestClient) -> None:
+    """The shared ``store``/``client`` fixtures, with this module's tag rules published."""
+    r = client.post("/v1/rules", content=RULES, headers={"content-type": "application/yaml"})
+    assert r.status_code == 200
 
 
 def _chat(rid: str, text: str) -> dict[str, object]:
