@@ -57,12 +57,9 @@ def audio_features(
     if conversation.channel != "call" or not call or not call.get("audio"):
         return {}, []
     audio = str(call["audio"])
+    path = resolve_audio_path(audio, base_dirs=base_dirs)
     try:
-        samples, rate = decode(
-            resolve_audio_path(audio, base_dirs=base_dirs),
-            max_seconds=max_seconds,
-            max_bytes=max_bytes,
-        )
+        samples, rate = decode(path, max_seconds=max_seconds, max_bytes=max_bytes)
         segments = [
             Segment(m.role, m.start, m.end, m.text)
             for m in conversation.messages
@@ -74,7 +71,9 @@ def audio_features(
             )
         }, []
     except AudioError as exc:
-        message = str(exc) if audio in str(exc) else f"{audio}: {exc}"
+        # name the file as the record does ("audio/conv-2.wav: …"), not where it was found
+        text = str(exc).replace(str(path), audio)
+        message = text if text.startswith(audio) else f"{audio}: {text}"
         return {"audio_error": message}, [StageError("audio", message)]
 
 
