@@ -16,8 +16,10 @@ from crm_bridge.cli import outbox_app
 from qc_service.cli import analyze as analyze_cmd
 from qc_service.cli import rules_cmds, store_cmds
 from qc_service.config import get_settings
+from qc_service.db.session import write_transaction
 from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE
 from qc_service.errors import QCError
+from qc_service.review import feedback as feedback_service
 from qc_service.rules.errors import RuleValidationError
 from qc_service.rules.loader import builtin_pack_path, load_rules_file
 from qc_service.rulesets import authoring
@@ -151,6 +153,43 @@ def train_sentiment(ctx: typer.Context) -> None:
     from qc_service.nlp import train_sentiment as trainer
 
     raise typer.Exit(trainer.main(list(ctx.args)))
+
+
+@train_app.command("feedback")
+def train_feedback(
+    tenant: str | None = typer.Option(None, "--tenant", help="one tenant (default: every tenant)"),
+) -> None:
+    """Train each tenant's feedback model on reviewer verdicts (upheld / overturned); it ranks
+    `GET /v1/violations?order=overturn_risk`. Unchanged verdicts write nothing; too little data is
+    stored as an insufficient version with the reason (the queue keeps its normal order)."""
+    console = Console(soft_wrap=True)
+    store = open_store(get_settings())
+    try:
+        with store.session_factory() as db:
+            tenants = [tenant] if tenant else feedback_service.tenant_ids(db_session=db)
+        for t in tenants:
+            with write_transaction(store.session_factory) as db:
+                r = feedback_service.train_feedback(db_session=db, tenant_id=t)
+            m = r.metrics
+            if r.outcome == "unchanged":
+                console.print(
+                    f"{t}: unchanged, version {r.version} ({r.status}; no new verdicts since)"
+                )
+            elif r.outcome == "insufficient":
+                console.print(
+                    f"{t}: version {r.version} insufficient — {r.reason}; the review queue keeps its normal order"
+                )
+            else:
+                console.print(
+                    f"{t}: version {r.version} trained on {r.n_verdicts} verdicts ({m['overturned']} overturned); "
+                    f"held out the newest {m['n_test']}: AUC {m['auc']}, Brier {m['brier']}, overturn rate "
+                    f"{m['test_overturn_rate']} overall, {m['top_quarter_overturn_rate']} in the top quarter"
+                )  # fmt: skip
+    except QCError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE) from None
+    finally:
+        store.close()
 
 
 @app.command()

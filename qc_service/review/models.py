@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qc_service.conversations.models import Conversation
@@ -126,3 +126,33 @@ class Score(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship()
+
+
+class FeedbackModelVersion(Base):
+    """One training run of a tenant's feedback (overturn) model — ``qc train feedback``.
+
+    Why versions and a fingerprint: retraining on the same verdicts (same fingerprint as the
+    latest version) writes nothing, so the command can run on a schedule; new verdicts give
+    version N+1 and older versions stay for comparison. A run with too little data is stored as
+    ``insufficient`` with its reason and no artifact, so the API can say why the queue is not
+    ranked.
+    """
+
+    __tablename__ = "feedback_models"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    version: Mapped[int]
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """sha256 of the verdicts it was trained on (``qc_service.nlp.feedback.fingerprint``)."""
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+    n_verdicts: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    """``active`` (ranks the queue) | ``insufficient`` (too little data; see ``reason``)."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    """Counts and held-out metrics (time-ordered split): ``{"verdicts", "overturned", "upheld",
+    "auc", "brier", ...}``."""
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """``FeedbackModel.to_bytes()``: weights per hash bucket and settings, no text."""

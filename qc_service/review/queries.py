@@ -6,6 +6,7 @@ Why separate from ``flows``: reads never change state; the lifecycle lives in ``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.review.models import Score, Violation
+from qc_service.rules.backtest import wilson_interval
 from qc_service.tenancy.models import Customer, Employee
 
 CONTEXT_MESSAGES = 2
@@ -82,6 +84,79 @@ def list_violations(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, total, (rows[-1][0].id if more and rows else None)  # type: ignore[return-value]
+
+
+def list_violations_ranked(
+    *,
+    db_session: Session,
+    tenant_id: str,
+    filters: ViolationFilter,
+    cursor: int | None,
+    limit: int,
+    risk: Callable[[Sequence[int]], dict[int, float]],
+) -> tuple[
+    list[tuple[Violation, Conversation, Employee, Customer]], int, int | None, dict[int, float]
+]:
+    """Open and appealed violations by ``risk`` (highest first, then newest), then the decided
+    ones newest first. ``cursor`` is an offset here: the ranking is recomputed on every page, so a
+    decision or a retrained model between pages may move items across the page boundary."""
+    stmt = _filtered(tenant_id, filters)
+    pairs = db_session.execute(stmt.with_only_columns(Violation.id, Violation.status)).all()
+    pending = [vid for vid, status in pairs if status in ("open", "appealed")]
+    risks = risk(pending)
+    ranked = sorted(pending, key=lambda vid: (-risks.get(vid, 0.0), -vid))
+    ranked += sorted(
+        (vid for vid, status in pairs if status not in ("open", "appealed")), reverse=True
+    )
+    offset = cursor or 0
+    page = ranked[offset : offset + limit]
+    by_id = {
+        row[0].id: tuple(row)
+        for row in db_session.execute(stmt.where(Violation.id.in_(page))).all()
+    }
+    rows = [by_id[vid] for vid in page]
+    nxt = offset + limit if offset + limit < len(ranked) else None
+    return rows, len(ranked), nxt, {vid: risks[vid] for vid in page if vid in risks}
+
+
+def rule_precision(
+    *, db_session: Session, tenant_id: str, filters: ViolationFilter
+) -> list[dict[str, Any]]:
+    """Live precision of each rule from what reviewers and the appeal window said.
+
+    ``reviewed`` counts reviewer decisions only: upheld is a true positive, overturned a false
+    one. ``with_confirmed`` also counts ``confirmed`` (the appeal window closed unappealed, or a
+    spot check) as correct: more data, but an unappealed finding was not necessarily right, so it
+    leans optimistic. Both carry a Wilson 95 % interval (``estimate``, ``low``, ``high``,
+    ``judged``), or are null when nothing was judged.
+    """
+    stmt = (
+        _filtered(tenant_id, filters)
+        .with_only_columns(Violation.rule_id, Violation.status, func.count())
+        .group_by(Violation.rule_id, Violation.status)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for rule_id, status, n in db_session.execute(stmt).all():
+        counts[rule_id][status] += n
+    out = []
+    for rule_id in sorted(counts):
+        c = counts[rule_id]
+        upheld, overturned, confirmed = c["upheld"], c["overturned"], c["confirmed"]
+        out.append({
+            "rule_id": rule_id, "findings": sum(c.values()), "open": c["open"], "appealed": c["appealed"],
+            "upheld": upheld, "overturned": overturned, "confirmed": confirmed,
+            "reviewed": _estimate(upheld, upheld + overturned),
+            "with_confirmed": _estimate(upheld + confirmed, upheld + overturned + confirmed),
+        })  # fmt: skip
+    return out
+
+
+def _estimate(correct: int, judged: int) -> dict[str, Any] | None:
+    interval = wilson_interval(correct, judged)
+    if interval is None:
+        return None
+    return {"estimate": round(correct / judged, 3), "low": round(interval[0], 3),
+            "high": round(interval[1], 3), "judged": judged}  # fmt: skip
 
 
 def evidence_with_context(violation: Violation, conv: Conversation) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
-"""``/v1/violations`` (read, appeal, decide, confirm) and ``/v1/scores``."""
+"""``/v1/violations`` (read, appeal, decide, confirm), ``/v1/review/precision`` and ``/v1/scores``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from qc_service.api.deps import DbDep, StoreDep, TenantDep
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.db.session import write_transaction
-from qc_service.review import flows, queries
+from qc_service.review import feedback, flows, queries
 from qc_service.review import schemas as s
 from qc_service.review.models import Violation
 
@@ -44,19 +44,54 @@ def list_violations(
     conversation: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    order: Annotated[
+        Literal["newest", "overturn_risk"],
+        Query(
+            description="`newest` first, or `overturn_risk`: open and appealed violations by "
+            "P(overturned) from the tenant's feedback model (`qc train feedback`), then the "
+            "decided ones newest first; with no usable model the page is newest first and "
+            "`ranking.reason` says why"
+        ),
+    ] = "newest",
     cursor: Annotated[int | None, Query(description="`next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> s.ViolationPage:
-    """Newest first; a page `{"items", "total", "next"}`."""
+    """Newest first (or by overturn risk); a page `{"items", "total", "next", "ranking"}`."""
     f = queries.ViolationFilter(
         status, rule, severity, agent, team, customer, conversation, since, until
     )
-    rows, total, nxt = queries.list_violations(
-        db_session=db, tenant_id=tenant, filters=f, cursor=cursor, limit=limit
-    )
     window = store.settings.appeal_window_days
-    items = [s.ViolationRead(**_read(v, window)) for v, *_ in rows]  # type: ignore[arg-type]
-    return s.ViolationPage(items=items, total=total, next=str(nxt) if nxt is not None else None)
+    risks: dict[int, float] = {}
+    ranking = None
+    current = (
+        feedback.queue_model(db_session=db, tenant_id=tenant) if order == "overturn_risk" else None
+    )
+    if current is not None and current.model is not None:
+        model = current.model
+        rows, total, nxt, risks = queries.list_violations_ranked(
+            db_session=db, tenant_id=tenant, filters=f, cursor=cursor, limit=limit,
+            risk=lambda ids: feedback.score_violations(db_session=db, tenant_id=tenant, model=model, violation_ids=ids),
+        )  # fmt: skip
+        ranking = s.QueueRanking(order="overturn_risk", model_version=current.version, reason=None)
+    else:
+        rows, total, nxt = queries.list_violations(
+            db_session=db, tenant_id=tenant, filters=f, cursor=cursor, limit=limit
+        )
+        if current is not None:
+            ranking = s.QueueRanking(
+                order="newest", model_version=current.version, reason=current.reason
+            )
+    items = [
+        s.ViolationQueueItem(**_read(v, window), overturn_risk=_risk(risks.get(v.id)))  # type: ignore[arg-type]
+        for v, *_ in rows
+    ]
+    return s.ViolationPage(
+        items=items, total=total, next=str(nxt) if nxt is not None else None, ranking=ranking
+    )
+
+
+def _risk(p: float | None) -> float | None:
+    return round(p, 4) if p is not None else None
 
 
 def _detail(db: DbDep, tenant: str, violation_id: int, window_days: int) -> s.ViolationDetail:
@@ -89,6 +124,24 @@ def violation_counts(
     items = queries.violation_counts(db_session=db, tenant_id=tenant, group_by=group_by, tz=store.settings.timezone,
                                      since=since, until=until)  # fmt: skip
     return {"group_by": group_by, "items": items, "total": len(items), "next": None}
+
+
+@router.get(
+    "/v1/review/precision", response_model=s.PrecisionPage, summary="Live precision per rule"
+)
+def rule_precision(
+    db: DbDep,
+    tenant: TenantDep,
+    rule: str | None = None,
+    since: Annotated[datetime | None, Query(description="findings created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="findings created before")] = None,
+) -> s.PrecisionPage:
+    """Per rule: findings by status, and precision with a Wilson 95 % interval — `reviewed`
+    (upheld vs overturned, reviewer decisions only) and `with_confirmed` (confirmed findings,
+    unappealed when the window closed or spot-checked, counted as correct)."""
+    f = queries.ViolationFilter(rule=rule, since=since, until=until)
+    items = queries.rule_precision(db_session=db, tenant_id=tenant, filters=f)
+    return s.PrecisionPage(items=[s.RulePrecision(**i) for i in items], total=len(items))
 
 
 def _act(

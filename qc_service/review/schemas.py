@@ -32,12 +32,39 @@ class ViolationRead(ViolationBase):
     appeal_window_closes_at: datetime
 
 
+class ViolationQueueItem(ViolationRead):
+    """A violation in the review queue."""
+
+    overturn_risk: float | None = Field(
+        None,
+        description="P(overturned) from the tenant's feedback model; set for open and appealed "
+        "violations when the page was ranked with `order=overturn_risk`, else null",
+    )
+
+
+class QueueRanking(BaseModel):
+    """How a page asked for with ``order=overturn_risk`` was ordered."""
+
+    order: Literal["newest", "overturn_risk"] = Field(
+        description="the order applied: `overturn_risk` when the feedback model ranked the page, "
+        "`newest` when it is off"
+    )
+    model_version: int | None = Field(description="the feedback model version consulted, if any")
+    reason: str | None = Field(
+        description="why the model is off (no model trained yet, or too little data); null when "
+        "it ranked the page"
+    )
+
+
 class ViolationPage(BaseModel):
     """A page of violations; pass ``next`` as ``cursor`` for the following page."""
 
-    items: list[ViolationRead]
+    items: list[ViolationQueueItem]
     total: int
     next: str | None
+    ranking: QueueRanking | None = Field(
+        None, description="null unless `order=overturn_risk` was asked for"
+    )
 
 
 class EvidenceWithContext(EvidenceOut):
@@ -116,5 +143,41 @@ class ScorePage(BaseModel):
 
     group_by: str
     items: list[ScoreGroup]
+    total: int
+    next: str | None = None
+
+
+class PrecisionEstimate(BaseModel):
+    """A precision point estimate with its Wilson 95 % interval."""
+
+    estimate: float
+    low: float
+    high: float
+    judged: int = Field(description="the findings it is estimated from")
+
+
+class RulePrecision(BaseModel):
+    """One rule's findings by review status and its live precision."""
+
+    rule_id: str
+    findings: int
+    open: int
+    appealed: int
+    upheld: int
+    overturned: int
+    confirmed: int
+    reviewed: PrecisionEstimate | None = Field(
+        description="upheld / (upheld + overturned): reviewer decisions only; null without any"
+    )
+    with_confirmed: PrecisionEstimate | None = Field(
+        description="(upheld + confirmed) / (upheld + overturned + confirmed): confirmed "
+        "(appeal window closed unappealed, or a spot check) counted as correct — optimistic"
+    )
+
+
+class PrecisionPage(BaseModel):
+    """Live precision per rule."""
+
+    items: list[RulePrecision]
     total: int
     next: str | None = None
