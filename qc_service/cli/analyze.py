@@ -18,14 +18,9 @@ from rich.progress import Progress
 from qc_service.cli.render import print_table
 from qc_service.config import get_settings
 from qc_service.ingest.records import RecordError, parse_record, to_conversation
-from qc_service.pipeline.features import (
-    audio_features,
-    needs_audio,
-    needs_sentiment,
-    sentiment_features,
-)
+from qc_service.pipeline.features import compute_features
 from qc_service.rules.aggregate import reached
-from qc_service.rules.analysis import Analysis, StageError, analyze, finding_lines
+from qc_service.rules.analysis import Analysis, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
@@ -69,8 +64,6 @@ def analyze_file(
     total = sum(1 for _ in path.open(encoding="utf-8-sig"))
     held: dict[tuple[str, str], str] = {}
     settings = get_settings()
-    use_audio = needs_audio(ruleset)
-    use_sentiment = needs_sentiment(ruleset)
     hits_seen: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
     tagged: set[tuple[str, str]] = set()
     err_console = Console(stderr=True)
@@ -90,18 +83,11 @@ def analyze_file(
                 continue
             conversation = to_conversation(record, final=True)
             texts[record.id] = {m.id: m.text for m in conversation.messages}
-            features: dict[str, Any] = {}
-            stage_errors: list[StageError] = []
-            if use_audio:
-                call = record.call.model_dump() if record.call else None
-                features, stage_errors = audio_features(
-                    conversation, call, base_dirs=[path.parent, settings.data_dir],
-                    max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes,
-                )  # fmt: skip
-            if use_sentiment:
-                more, errors = sentiment_features(conversation)
-                features.update(more)
-                stage_errors += errors
+            call = record.call.model_dump() if record.call else None
+            features, stage_errors = compute_features(
+                ruleset, conversation, call, base_dirs=[path.parent, settings.data_dir],
+                settings=settings,
+            )  # fmt: skip
             analysis = analyze(ruleset, conversation, features=features, stage_errors=stage_errors)
             found = finding_lines(analysis, ruleset) + _aggregate_lines(
                 analysis, ruleset, hits_seen, tagged

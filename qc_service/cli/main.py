@@ -35,6 +35,10 @@ train_app = typer.Typer(
     help="Train the project's models (not part of make test).", no_args_is_help=True
 )
 app.add_typer(train_app, name="train")
+eval_app = typer.Typer(
+    help="Measure the project's models (not part of make test).", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
 err = Console(stderr=True)
 
 
@@ -153,6 +157,17 @@ def train_sentiment(ctx: typer.Context) -> None:
     from qc_service.nlp import train_sentiment as trainer
 
     raise typer.Exit(trainer.main(list(ctx.args)))
+
+
+@eval_app.command(
+    "semantic", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def eval_semantic(ctx: typer.Context) -> None:
+    """Measure encoders on the paraphrase set (models/semantic/MODEL_CARD.md's table); with
+    --write-calibration store each one's calibration (options: --model, --data)."""
+    from qc_service.nlp import eval_semantic as evaluator
+
+    raise typer.Exit(evaluator.main(list(ctx.args)))
 
 
 @train_app.command("feedback")

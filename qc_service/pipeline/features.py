@@ -1,4 +1,5 @@
-"""Feature providers: compute what a rule set needs before it is evaluated (audio for now).
+"""Feature providers: compute what a rule set needs before it is evaluated (audio, sentiment,
+sentence embeddings), once per run, in the deep lane and ``qc analyze`` only.
 
 Why here and not in the operators: operators only read features; decoding a recording and
 measuring it is the pipeline's job, done once per run, and a bad recording is an error of the
@@ -13,6 +14,9 @@ from typing import Any
 
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import Segment, analyze_call, decode
+from qc_service.config import Settings
+from qc_service.nlp.embeddings import CachedEncoder, load_encoder
+from qc_service.nlp.semantic import Calibration, SemanticIndex, load_calibration
 from qc_service.nlp.sentiment import SentimentModel
 from qc_service.rules.analysis import StageError
 from qc_service.rules.compiled import RuleSet, iter_leaves
@@ -21,16 +25,19 @@ from qc_service.rules.model import Conversation
 AUDIO_OPERATORS = frozenset({"loudness", "silence", "overtalk", "duration"})
 _sentiment_model: SentimentModel | None = None
 _sentiment_lock = threading.Lock()
+_encoders: dict[str, tuple[CachedEncoder, Calibration]] = {}
+_encoder_lock = threading.Lock()
+
+
+def _uses(ruleset: RuleSet, ops: frozenset[str]) -> bool:
+    return any(
+        leaf.op in ops for rule in ruleset.rules if rule.enabled for leaf in iter_leaves(rule.when)
+    )
 
 
 def needs_audio(ruleset: RuleSet) -> bool:
     """Whether any enabled rule reads audio features."""
-    return any(
-        leaf.op in AUDIO_OPERATORS
-        for rule in ruleset.rules
-        if rule.enabled
-        for leaf in iter_leaves(rule.when)
-    )
+    return _uses(ruleset, AUDIO_OPERATORS)
 
 
 def resolve_audio_path(audio: str, *, base_dirs: list[Path]) -> Path:
@@ -79,12 +86,12 @@ def audio_features(
 
 def needs_sentiment(ruleset: RuleSet) -> bool:
     """Whether any enabled rule reads sentiment values."""
-    return any(
-        leaf.op == "sentiment"
-        for rule in ruleset.rules
-        if rule.enabled
-        for leaf in iter_leaves(rule.when)
-    )
+    return _uses(ruleset, frozenset({"sentiment"}))
+
+
+def needs_semantic(ruleset: RuleSet) -> bool:
+    """Whether any enabled rule compares meanings (sentence embeddings)."""
+    return _uses(ruleset, frozenset({"semantic"}))
 
 
 def sentiment_model() -> SentimentModel:
@@ -108,3 +115,58 @@ def sentiment_features(conversation: Conversation) -> tuple[dict[str, Any], list
             StageError("sentiment", f"sentiment model failed: {exc}")
         ]
     return {"sentiment": {m.id: float(v) for m, v in zip(messages, values, strict=True)}}, []
+
+
+def encoder(model: str, cache_size: int) -> tuple[CachedEncoder, Calibration]:
+    """The process's encoder for ``model`` (cached vectors) and its calibration, loaded once."""
+    with _encoder_lock:
+        if model not in _encoders:
+            calibration = load_calibration(model)  # before the model: a missing one fails fast
+            _encoders[model] = (CachedEncoder(load_encoder(model), maxsize=cache_size), calibration)
+        return _encoders[model]
+
+
+def semantic_features(
+    conversation: Conversation, *, model: str, cache_size: int
+) -> tuple[dict[str, Any], list[StageError]]:
+    """``{"semantic": SemanticIndex}``: every non-system message's sentences, embedded in one batch."""
+    try:
+        enc, calibration = encoder(model, cache_size)
+        index = SemanticIndex.build(
+            enc, calibration, [(m.id, m.text) for m in conversation.messages if m.role != "system"]
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed model is a visible stage error
+        message = f"embedding model {model!r} failed: {exc}"
+        return {"semantic_error": message}, [StageError("semantic", message)]
+    return {"semantic": index}, []
+
+
+def compute_features(
+    ruleset: RuleSet,
+    conversation: Conversation,
+    call: dict[str, Any] | None,
+    *,
+    base_dirs: list[Path],
+    settings: Settings,
+) -> tuple[dict[str, Any], list[StageError]]:
+    """Every feature the rule set reads, with the errors of the stages that failed."""
+    features: dict[str, Any] = {}
+    errors: list[StageError] = []
+    if needs_audio(ruleset):
+        more, errs = audio_features(
+            conversation, call, base_dirs=base_dirs,
+            max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes,
+        )  # fmt: skip
+        features.update(more)
+        errors += errs
+    if needs_sentiment(ruleset):
+        more, errs = sentiment_features(conversation)
+        features.update(more)
+        errors += errs
+    if needs_semantic(ruleset):
+        more, errs = semantic_features(
+            conversation, model=settings.embedding_model, cache_size=settings.embedding_cache_size
+        )
+        features.update(more)
+        errors += errs
+    return features, errors

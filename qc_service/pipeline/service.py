@@ -21,14 +21,9 @@ from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
-from qc_service.pipeline.features import (
-    audio_features,
-    needs_audio,
-    needs_sentiment,
-    sentiment_features,
-)
+from qc_service.pipeline.features import compute_features
 from qc_service.pipeline.persist import save_analysis
-from qc_service.rules.analysis import Analysis, StageError, analyze
+from qc_service.rules.analysis import Analysis, analyze
 from qc_service.rulesets.service import active_ruleset
 from qc_service.store import Store
 
@@ -56,21 +51,10 @@ def analyze_in_session(
         time.sleep(delay)  # tests only: a window to kill a worker mid-task
     ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
     plain = to_rule_conversation(conv)
-    features: dict[str, Any] = {}
-    stage_errors: list[StageError] = []
-    if needs_audio(ruleset):
-        cfg = settings or Settings()
-        features, stage_errors = audio_features(
-            plain,
-            conv.call,
-            base_dirs=[cfg.data_dir],
-            max_seconds=cfg.audio_max_seconds,
-            max_bytes=cfg.audio_max_bytes,
-        )
-    if needs_sentiment(ruleset):
-        more, errors = sentiment_features(plain)
-        features.update(more)
-        stage_errors += errors
+    cfg = settings or Settings()
+    features, stage_errors = compute_features(
+        ruleset, plain, conv.call, base_dirs=[cfg.data_dir], settings=cfg
+    )
     analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
     events = save_analysis(db_session, conv, ruleset, analysis)
     if alerts is not None:

@@ -3,4 +3,12 @@
 Importing this package registers them all in ``qc_service.rules.registry.REGISTRY``.
 """
 
-from qc_service.rules.operators import audio, conversation, schemas, sentiment, text, timing  # noqa: F401  (registration)
+from qc_service.rules.operators import (  # noqa: F401  (registration)
+    audio,
+    conversation,
+    schemas,
+    semantic,
+    sentiment,
+    text,
+    timing,
+)

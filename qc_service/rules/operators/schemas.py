@@ -75,7 +75,7 @@ _SPECS = [
     OperatorSpec(
         "semantic",
         "message",
-        feature="embeddings",
+        feature="semantic",
         doc="same meaning as an example",
         params={
             "examples": Param("str_list", required=True),
