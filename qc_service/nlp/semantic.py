@@ -25,7 +25,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,28 +199,42 @@ class SemanticIndex:
         vectors: dict[str, Vectors],
         *,
         examples: ExampleCache = EXAMPLES,
+        read: dict[str, str] | None = None,
     ) -> None:
         self.encoder = calibration.encoder(encoder)
         self.calibration = calibration
         self.units = units
         self.vectors = vectors
         self._examples = examples
+        self._read = read or {}
 
     @classmethod
     def build(
-        cls, encoder: Encoder, calibration: Calibration, messages: Iterable[tuple[str, str]]
+        cls,
+        encoder: Encoder,
+        calibration: Calibration,
+        messages: Iterable[tuple[str, str]],
+        *,
+        fold: Callable[[str], str] | None = None,
     ) -> SemanticIndex:
-        """Split ``(message id, text)`` pairs into units and embed them all in one batch."""
+        """Split ``(message id, text)`` pairs into units and embed them all in one batch.
+
+        ``fold`` (the pipeline passes the rules' evasion folding) turns a unit's text into what
+        the encoder and the negation check read (稳.赚.不.赔 → 稳赚不赔); spans stay in the original.
+        """
         units = {mid: sentence_units(mid, text) for mid, text in messages}
         flat = [u for us in units.values() for u in us]
+        read = {u.text: fold(u.text) if fold else u.text for u in flat}
         centred = calibration.encoder(encoder)
-        rows = centred.encode([u.text for u in flat]) if flat else np.zeros((0, 0), np.float32)
+        rows = (
+            centred.encode([read[u.text] for u in flat]) if flat else np.zeros((0, 0), np.float32)
+        )
         vectors: dict[str, Vectors] = {}
         at = 0
         for mid, us in units.items():
             vectors[mid] = rows[at : at + len(us)]
             at += len(us)
-        return cls(encoder, calibration, units, vectors)
+        return cls(encoder, calibration, units, vectors, read=read)
 
     def match(
         self, message_id: str, examples: Sequence[str], threshold: float | None = None
@@ -239,7 +253,7 @@ class SemanticIndex:
                 score = self.calibration.score(float(row[j]))
                 if score < bound:
                     break
-                if same_polarity(unit.text, ex[j]):
+                if same_polarity(self._read.get(unit.text, unit.text), ex[j]):
                     hits.append(SemanticHit(unit, round(score, 3), ex[j]))
                     break
         return hits

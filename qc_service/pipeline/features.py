@@ -21,6 +21,7 @@ from qc_service.nlp.sentiment import SentimentModel
 from qc_service.rules.analysis import StageError
 from qc_service.rules.compiled import RuleSet, iter_leaves
 from qc_service.rules.model import Conversation
+from qc_service.rules.normalize import fold_keep_clauses
 
 AUDIO_OPERATORS = frozenset({"loudness", "silence", "overtalk", "duration"})
 _sentiment_model: SentimentModel | None = None
@@ -132,9 +133,8 @@ def semantic_features(
     """``{"semantic": SemanticIndex}``: every non-system message's sentences, embedded in one batch."""
     try:
         enc, calibration = encoder(model, cache_size)
-        index = SemanticIndex.build(
-            enc, calibration, [(m.id, m.text) for m in conversation.messages if m.role != "system"]
-        )
+        messages = [(m.id, m.text) for m in conversation.messages if m.role != "system"]
+        index = SemanticIndex.build(enc, calibration, messages, fold=fold_keep_clauses)
     except Exception as exc:  # noqa: BLE001 - a failed model is a visible stage error
         message = f"embedding model {model!r} failed: {exc}"
         return {"semantic_error": message}, [StageError("semantic", message)]

@@ -88,3 +88,11 @@ def test_hanzi_are_never_skipped(word: str, inserted: str) -> None:
     matcher = Matcher([word])
     hits = matcher.find(normalize_batch([text]))
     assert all(text[h.start : h.end] == word for h in hits)
+
+
+def test_fold_for_embeddings_keeps_clause_commas_and_english_spaces() -> None:
+    from qc_service.rules.normalize import fold_keep_clauses
+
+    assert fold_keep_clauses("穩.賺.不.賠的，错过😊就没了") == "稳赚不赔的，错过就没了"
+    assert fold_keep_clauses("保 本 保 息") == "保本保息"
+    assert fold_keep_clauses("Never LOSE money") == "never lose money"

