@@ -236,6 +236,14 @@ class SemanticIndex:
             at += len(us)
         return cls(encoder, calibration, units, vectors, read=read)
 
+    def _example_vectors(self, examples: tuple[str, ...]) -> Vectors:
+        variant = "raw" if self.calibration.center is None else "centred"
+        return self._examples.vectors(self.encoder, examples, variant)
+
+    def prepare(self, examples: Sequence[str]) -> None:
+        """Embed a rule version's examples now (the pipeline does, before any rule runs)."""
+        self._example_vectors(tuple(examples))
+
     def match(
         self, message_id: str, examples: Sequence[str], threshold: float | None = None
     ) -> list[SemanticHit]:
@@ -245,8 +253,7 @@ class SemanticIndex:
             return []
         bound = self.calibration.default_threshold if threshold is None else threshold
         ex = tuple(examples)
-        variant = "raw" if self.calibration.center is None else "centred"
-        sims = self.vectors[message_id] @ self._examples.vectors(self.encoder, ex, variant).T
+        sims = self.vectors[message_id] @ self._example_vectors(ex).T
         hits = []
         for unit, row in zip(units, sims, strict=True):
             for j in np.argsort(-row):

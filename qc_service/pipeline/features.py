@@ -127,14 +127,33 @@ def encoder(model: str, cache_size: int) -> tuple[CachedEncoder, Calibration]:
         return _encoders[model]
 
 
+def semantic_examples(ruleset: RuleSet) -> list[tuple[str, ...]]:
+    """The example lists of the enabled ``semantic`` conditions (one per rule version's leaf)."""
+    return [
+        tuple(leaf.params["examples"])
+        for rule in ruleset.rules
+        if rule.enabled
+        for leaf in iter_leaves(rule.when)
+        if leaf.op == "semantic"
+    ]
+
+
 def semantic_features(
-    conversation: Conversation, *, model: str, cache_size: int
+    conversation: Conversation,
+    *,
+    model: str,
+    cache_size: int,
+    examples: list[tuple[str, ...]] | None = None,
 ) -> tuple[dict[str, Any], list[StageError]]:
-    """``{"semantic": SemanticIndex}``: every non-system message's sentences, embedded in one batch."""
+    """``{"semantic": SemanticIndex}``: every non-system message's sentences embedded in one
+    batch, and the rules' examples embedded (once per process and example list) before any rule
+    runs, so the operator only compares."""
     try:
         enc, calibration = encoder(model, cache_size)
         messages = [(m.id, m.text) for m in conversation.messages if m.role != "system"]
         index = SemanticIndex.build(enc, calibration, messages, fold=fold_keep_clauses)
+        for example_list in examples or []:
+            index.prepare(example_list)
     except Exception as exc:  # noqa: BLE001 - a failed model is a visible stage error
         message = f"embedding model {model!r} failed: {exc}"
         return {"semantic_error": message}, [StageError("semantic", message)]
@@ -165,7 +184,10 @@ def compute_features(
         errors += errs
     if needs_semantic(ruleset):
         more, errs = semantic_features(
-            conversation, model=settings.embedding_model, cache_size=settings.embedding_cache_size
+            conversation,
+            model=settings.embedding_model,
+            cache_size=settings.embedding_cache_size,
+            examples=semantic_examples(ruleset),
         )
         features.update(more)
         errors += errs
