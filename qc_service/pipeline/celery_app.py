@@ -17,9 +17,8 @@ from celery import Celery, Task
 
 from qc_service.alerts.hub import RedisHub
 from qc_service.config import Settings
-from qc_service.db.session import write_transaction
 from qc_service.pipeline.lanes import SENT_AT, TASK_NAME
-from qc_service.pipeline.service import analyze_in_session, mark_failed
+from qc_service.pipeline.service import mark_failed, run_analysis
 from qc_service.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,11 +83,10 @@ def register_tasks(app: Celery, store: Store) -> None:
             record_hop(settings.broker_url, time.time() - float(sent_at))
         try:
             alerts: list[dict[str, Any]] = []
-            with write_transaction(store.session_factory) as db_session:
-                analyze_in_session(
-                    db_session=db_session, conversation_pk=conversation_id,
-                    delay=settings.debug_task_delay_seconds, alerts=alerts, settings=settings
-                )  # fmt: skip
+            run_analysis(
+                session_factory=store.session_factory, conversation_pk=conversation_id,
+                delay=settings.debug_task_delay_seconds, alerts=alerts, settings=settings,
+            )  # fmt: skip
             for event in alerts:
                 hub.publish(event)
         except Exception as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
@@ -24,48 +25,95 @@ from qc_service.db.session import write_transaction
 from qc_service.pipeline.features import compute_features
 from qc_service.pipeline.persist import save_analysis
 from qc_service.rules.analysis import Analysis, analyze
+from qc_service.rules.compiled import RuleSet
 from qc_service.rulesets.service import active_ruleset
 from qc_service.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def analyze_in_session(
+@dataclass(frozen=True)
+class Prepared:
+    """A finished analysis of one revision of a conversation, not yet stored."""
+
+    conversation_pk: int
+    revision: int
+    ruleset: RuleSet
+    analysis: Analysis
+
+
+def prepare(
     *,
-    db_session: Session,
+    session_factory: sessionmaker[Session],
+    conversation_pk: int,
+    delay: float = 0.0,
+    settings: Settings | None = None,
+) -> Prepared | None:
+    """Read the conversation and analyse it **outside any write transaction**.
+
+    Why: features can take seconds (embedding every sentence, decoding a recording); on SQLite a
+    write transaction holds the database's only write lock, and ingest — the alert path — needs
+    it. Measured with a semantic rule at 10 records/s: ingest→alert p99 went from 75 ms to over
+    a second while the worker embedded inside its write transaction. None when the conversation
+    is unknown (deleted).
+    """
+    with session_factory() as db_session:
+        conv = db_session.get(Conversation, conversation_pk)
+        if conv is None:
+            return None
+        revision = conv.revision
+        ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
+        plain = to_rule_conversation(conv)
+        call = conv.call
+    if delay:
+        time.sleep(delay)  # tests only: a window to kill a worker mid-task
+    cfg = settings or Settings()
+    features, stage_errors = compute_features(
+        ruleset, plain, call, base_dirs=[cfg.data_dir], settings=cfg
+    )
+    analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
+    return Prepared(conversation_pk, revision, ruleset, analysis)
+
+
+def store_prepared(
+    db_session: Session, prepared: Prepared, alerts: list[dict[str, Any]] | None = None
+) -> Analysis | None:
+    """Persist a prepared analysis inside the caller's write transaction (revision-guarded).
+
+    Alert events to publish after commit are appended to ``alerts``.
+    """
+    conv = db_session.get(Conversation, prepared.conversation_pk)
+    if conv is None:
+        return None
+    events = save_analysis(db_session, conv, prepared.ruleset, prepared.analysis)
+    if alerts is not None:
+        alerts.extend(events)
+    db_session.execute(
+        update(Conversation)
+        .where(Conversation.id == conv.id, Conversation.revision != prepared.revision)
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    return prepared.analysis
+
+
+def run_analysis(
+    *,
+    session_factory: sessionmaker[Session],
     conversation_pk: int,
     delay: float = 0.0,
     alerts: list[dict[str, Any]] | None = None,
     settings: Settings | None = None,
 ) -> Analysis | None:
-    """Run the rule stage on one conversation inside the caller's transaction.
-
-    Alert events to publish after commit are appended to ``alerts``. Returns None when the
-    conversation is unknown (deleted) — nothing to do.
-    """
-    conv = db_session.get(Conversation, conversation_pk)
-    if conv is None:
+    """Analyse outside the write lock, then store in one short write transaction."""
+    prepared = prepare(
+        session_factory=session_factory, conversation_pk=conversation_pk, delay=delay,
+        settings=settings,
+    )  # fmt: skip
+    if prepared is None:
         return None
-    revision = conv.revision
-    if delay:
-        time.sleep(delay)  # tests only: a window to kill a worker mid-task
-    ruleset = active_ruleset(db_session=db_session, tenant_id=conv.tenant_id)
-    plain = to_rule_conversation(conv)
-    cfg = settings or Settings()
-    features, stage_errors = compute_features(
-        ruleset, plain, conv.call, base_dirs=[cfg.data_dir], settings=cfg
-    )
-    analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
-    events = save_analysis(db_session, conv, ruleset, analysis)
-    if alerts is not None:
-        alerts.extend(events)
-    db_session.execute(
-        update(Conversation)
-        .where(Conversation.id == conv.id, Conversation.revision != revision)
-        .values(status="pending")
-        .execution_options(synchronize_session=False)
-    )
-    return analysis
+    with write_transaction(session_factory) as db_session:
+        return store_prepared(db_session, prepared, alerts)
 
 
 def mark_failed(
@@ -95,14 +143,10 @@ def analyze_conversation(
     on the conversation and return None."""
     alerts: list[dict[str, Any]] = []
     try:
-        with write_transaction(session_factory) as db_session:
-            analysis = analyze_in_session(
-                db_session=db_session,
-                conversation_pk=conversation_pk,
-                delay=delay,
-                alerts=alerts,
-                settings=settings,
-            )
+        analysis = run_analysis(
+            session_factory=session_factory, conversation_pk=conversation_pk, delay=delay,
+            alerts=alerts, settings=settings,
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - any failure must become a visible, replayable status
         log.exception("analysis of conversation %s failed", conversation_pk)
         mark_failed(session_factory=session_factory, conversation_pk=conversation_pk, error=exc)
