@@ -1,9 +1,11 @@
 """``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
-from bench import audio_stage, keyword_stage, lanes, rule_stage
+from bench import audio_stage, keyword_stage, lanes, lanes_semantic, nlp_stage, rule_stage
 
 if __name__ == "__main__":
     keyword_stage.run()
     rule_stage.run()
     audio_stage.run()
+    nlp_stage.run()
     lanes.run()
+    lanes_semantic.run_semantic()

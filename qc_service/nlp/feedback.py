@@ -42,9 +42,6 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from qc_service.nlp.sentiment import normalize_text
 
@@ -141,7 +138,11 @@ def with_history(verdicts: Sequence[Verdict]) -> list[tuple[Finding, bool]]:
     return out
 
 
-def _vectorizer() -> HashingVectorizer:
+def _vectorizer() -> Any:
+    # scikit-learn is imported where it is used: importing it costs ~1 s, and every API and CLI
+    # process imports this module (the review queue) without necessarily scoring anything
+    from sklearn.feature_extraction.text import HashingVectorizer  # noqa: PLC0415
+
     return HashingVectorizer(
         analyzer="char_wb",
         ngram_range=NGRAM_RANGE,
@@ -256,6 +257,8 @@ def _fit(rows: Sequence[tuple[Finding, bool]], meta: dict[str, Any]) -> Feedback
     base_rate = float(labels.mean())
     rules = tuple(sorted({f.rule_id for f, _ in rows}))
     x = _features([f for f, _ in rows], rules, base_rate)
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
     # liblinear: a few ms on thousands of sparse rows, no BLAS threads; seeded, so deterministic
     clf = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=0)
     clf.fit(x, labels)
@@ -286,6 +289,8 @@ def holdout_metrics(rows: Sequence[tuple[Finding, bool]]) -> dict[str, Any]:
     }
     if len(set(y_train.tolist())) < 2:
         return metrics
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
     p = np.array(_fit(train_rows, {}).score([f for f, _ in test_rows]))
     metrics["brier"] = round(float(np.mean((p - y_test) ** 2)), 4)
     top = np.argsort(-p, kind="stable")[: max(1, len(p) // 4)]

@@ -32,8 +32,6 @@ from typing import Any
 import joblib
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "models" / "sentiment.joblib"
 FORMAT = "qc-sentiment/1"
@@ -51,6 +49,9 @@ def normalize_text(text: str) -> str:
 
 def make_vectorizer() -> Any:
     """The stateless feature hasher shared by training and scoring."""
+    # imported here: scikit-learn costs ~1 s, and processes that never score should not pay it
+    from sklearn.feature_extraction.text import HashingVectorizer  # noqa: PLC0415
+
     return HashingVectorizer(
         analyzer="char_wb",
         ngram_range=NGRAM_RANGE,
@@ -123,6 +124,8 @@ class SentimentModel:
     def features(self, texts: Sequence[str]) -> Any:
         """TF-IDF rows (L2-normalised) of the texts."""
         counts = make_vectorizer().transform(texts)
+        from sklearn.preprocessing import normalize  # noqa: PLC0415
+
         return normalize(counts.multiply(self.idf).tocsr(), norm="l2", copy=False)
 
     def proba(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:

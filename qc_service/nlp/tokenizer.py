@@ -21,6 +21,7 @@ keeps one tokenizer per set of domain words in the process.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
@@ -53,8 +54,12 @@ def _simplify(text: str) -> str:
         return str(_t2s.convert(text))
 
 
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+"""A letter or a Han character (what ``str.isalpha`` accepts), searched in C."""
+
+
 def _meaningful(token: str) -> bool:
-    return len(token) >= 2 and token not in STOP_WORDS and any(c.isalpha() for c in token)
+    return len(token) >= 2 and token not in STOP_WORDS and _HAS_LETTER.search(token) is not None
 
 
 class Tokenizer:
@@ -78,7 +83,8 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """The meaningful words of ``text`` in order (stop words, punctuation, 1-char dropped)."""
-        return [t for t in (tok.strip() for tok in self.cut(text)) if _meaningful(t)]
+        stripped = (tok.strip() for tok in self._jieba.cut(_simplify(text).lower()))
+        return [t for t in stripped if _meaningful(t)]
 
 
 @lru_cache(maxsize=8)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import Segment, analyze_call, decode
 from qc_service.config import Settings
 from qc_service.nlp.embeddings import CachedEncoder, load_encoder
 from qc_service.nlp.semantic import Calibration, SemanticIndex, load_calibration
-from qc_service.nlp.sentiment import SentimentModel
 from qc_service.rules.analysis import StageError
 from qc_service.rules.compiled import RuleSet, iter_leaves
 from qc_service.rules.model import Conversation
 from qc_service.rules.normalize import fold_keep_clauses
+
+if TYPE_CHECKING:  # scikit-learn costs ~1 s to import: only processes that score sentiment pay it
+    from qc_service.nlp.sentiment import SentimentModel
 
 AUDIO_OPERATORS = frozenset({"loudness", "silence", "overtalk", "duration"})
 _sentiment_model: SentimentModel | None = None
@@ -100,6 +102,8 @@ def sentiment_model() -> SentimentModel:
     global _sentiment_model
     with _sentiment_lock:
         if _sentiment_model is None:
+            from qc_service.nlp.sentiment import SentimentModel  # noqa: PLC0415
+
             _sentiment_model = SentimentModel.load()
         return _sentiment_model
 

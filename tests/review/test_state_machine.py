@@ -120,6 +120,8 @@ def test_appeal_window_closes_and_the_sweep_confirms(client: TestClient, store: 
     from qc_service.pipeline.sweep import sweep
 
     vid = _violation(store)
+    # the app's own sweeper (it sweeps once at start) must not confirm before the refused appeal
+    client.app.state.sweeper.stop()  # type: ignore[attr-defined]
     with store.session_factory() as s, s.begin():
         s.execute(update(Violation).values(created_at=utcnow() - timedelta(days=8)))
     r = _move(client, vid, S.APPEALED)
