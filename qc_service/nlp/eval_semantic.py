@@ -25,7 +25,6 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +40,13 @@ from qc_service.nlp.embeddings import (
     load_encoder,
     unit_rows,
 )
-from qc_service.nlp.negation import same_polarity
 from qc_service.nlp.paraphrase_set import Ordinary, RuleSet, load_set, ordinary_sentences
 from qc_service.nlp.semantic import (
     CALIBRATION_FILE,
     MODEL_CALIBRATION,
     Calibration,
-    CenteredEncoder,
+    ExampleCache,
+    SemanticIndex,
     sentence_units,
 )
 
@@ -66,36 +65,15 @@ class TfidfEncoder:
         return unit_rows(self._vec.transform(list(texts)).toarray())
 
 
-@dataclass
-class Scored:
-    """A sentence's best cosine per rule, with the unit and example that gave it (for the veto)."""
-
-    text: str
-    cos: list[float]
-    best: list[list[tuple[float, str, str]]]
-    """Per rule: (cosine, unit text, example) for every unit × example, best first."""
-
-
-def _score(encoder: Encoder, rules: list[RuleSet], texts: list[str]) -> list[Scored]:
-    units = [sentence_units("m", t) or sentence_units("m", t + "。") for t in texts]
-    flat = [u.text for us in units for u in us]
-    vecs = encoder.encode(flat) if flat else np.zeros((0, 1), np.float32)
-    ex_vecs = [encoder.encode(r.examples) for r in rules]
-    out, at = [], 0
-    for text, us in zip(texts, units, strict=True):
-        rows = vecs[at : at + len(us)]
-        at += len(us)
-        cos, best = [], []
-        for rule, ev in zip(rules, ex_vecs, strict=True):
-            sims = rows @ ev.T if len(us) else np.zeros((0, len(rule.examples)))
-            ranked = sorted(
-                ((float(sims[i, j]), us[i].text, rule.examples[j]) for i in range(len(us))
-                 for j in range(len(rule.examples))),
-                reverse=True,
-            )  # fmt: skip
-            cos.append(ranked[0][0] if ranked else -1.0)
-            best.append(ranked)
-        out.append(Scored(text, cos, best))
+def _best_cosines(index: SemanticIndex, rules: list[RuleSet], ids: list[str]) -> list[list[float]]:
+    """Per text, the best cosine per rule (−1 for a text without a sentence unit)."""
+    out = []
+    for mid in ids:
+        row = []
+        for rule in rules:
+            sims = index.cosines(mid, rule.examples)
+            row.append(float(sims.max()) if sims.size else -1.0)
+        out.append(row)
     return out
 
 
@@ -105,52 +83,46 @@ def _center(encoder: Encoder, texts: list[str]) -> list[float]:
     return [float(x) for x in encoder.encode(units).mean(axis=0)]
 
 
-def _fires(s: Scored, rule: int, cal: Calibration, threshold: float, veto: bool) -> bool:
-    for cos, unit, example in s.best[rule]:
-        if cal.score(cos) < threshold:
-            return False
-        if not veto or same_polarity(unit, example):
-            return True
-    return False
-
-
-def _halves(items: list[str]) -> tuple[list[str], list[str]]:
-    return items[0::2], items[1::2]
-
-
 def evaluate(
     encoder: Encoder, rules: list[RuleSet], ordinary: list[Ordinary]
 ) -> tuple[dict[str, float], Calibration]:
-    """The card's numbers for one encoder, and the calibration fitted on the calibration half."""
+    """The card's numbers for one encoder, and the calibration fitted on the calibration half.
+
+    Every text goes through the operator's own ``SemanticIndex`` (units, centring, example cache,
+    threshold and veto), so the card measures what rules run, not a copy of it."""
     center = _center(encoder, [o.text for o in ordinary if o.split == "calibration"])
-    encoder = CenteredEncoder(encoder, center)
+    provisional = Calibration(encoder.name, 1.0, 0.0, 0.5, "", tuple(center))
     positives = [
         (k, t) for k, r in enumerate(rules) for t in r.paraphrases + r.negated + r.real_positives
     ]
     disclaimers = [(k, t) for k, r in enumerate(rules) for t in r.disclaimers + r.real_disclaimers]
-    pos = _score(encoder, rules, [t for _, t in positives])
-    dis = _score(encoder, rules, [t for _, t in disclaimers])
-    ordi = _score(encoder, rules, [o.text for o in ordinary])
+    texts = {f"p{i}": t for i, (_, t) in enumerate(positives)}
+    texts |= {f"d{i}": t for i, (_, t) in enumerate(disclaimers)}
+    texts |= {f"o{i}": o.text for i, o in enumerate(ordinary)}
+    index = SemanticIndex.build(encoder, provisional, texts.items(), examples=ExampleCache())
+    pos = _best_cosines(index, rules, [f"p{i}" for i in range(len(positives))])
+    dis = _best_cosines(index, rules, [f"d{i}" for i in range(len(disclaimers))])
+    ordi = _best_cosines(index, rules, [f"o{i}" for i in range(len(ordinary))])
     n = len(rules)
 
     def pairs(idx: set[int] | None, ord_split: str | None) -> tuple[list[float], list[int]]:
         xs, ys = [], []
-        for i, ((k, _), s) in enumerate(zip(positives, pos, strict=True)):
+        for i, ((k, _), cos) in enumerate(zip(positives, pos, strict=True)):
             if idx is None or i in idx:
-                xs += s.cos
+                xs += cos
                 ys += [int(j == k) for j in range(n)]
-        for o, s in zip(ordinary, ordi, strict=True):
+        for o, cos in zip(ordinary, ordi, strict=True):
             if ord_split is None or o.split == ord_split:
-                xs += s.cos
+                xs += cos
                 ys += [0] * n
         return xs, ys
 
     xs, ys = pairs(None, None)
     top1 = float(
-        np.mean([int(np.argmax(s.cos)) == k for (k, _), s in zip(positives, pos, strict=True)])
+        np.mean([int(np.argmax(c)) == k for (k, _), c in zip(positives, pos, strict=True)])
     )
-    neg_x = [s.cos[k] for (k, _), s in zip(positives, pos, strict=True)]
-    neg_x += [s.cos[k] for (k, _), s in zip(disclaimers, dis, strict=True)]
+    neg_x = [c[k] for (k, _), c in zip(positives, pos, strict=True)]
+    neg_x += [c[k] for (k, _), c in zip(disclaimers, dis, strict=True)]
     neg_y = [1] * len(positives) + [0] * len(disclaimers)
 
     calib_idx = {i for i in range(len(positives)) if i % 2 == 0}
@@ -158,23 +130,27 @@ def evaluate(
     lr = LogisticRegression(C=1e4, max_iter=1000).fit(np.array(cx)[:, None], cy)
     a, b = float(lr.coef_[0][0]), float(lr.intercept_[0])
     calib_ord = sorted(
-        max(s.cos) for o, s in zip(ordinary, ordi, strict=True) if o.split == "calibration"
+        max(c) for o, c in zip(ordinary, ordi, strict=True) if o.split == "calibration"
     )
     raw = calib_ord[min(len(calib_ord) - 1, math.ceil(len(calib_ord) * (1 - MAX_ORDINARY_FIRE)))]
     threshold = math.ceil(1e3 / (1 + math.exp(-(a * raw + b)))) / 1e3
     n_calib = sum(o.split == "calibration" for o in ordinary)
     fitted_on = f"models/semantic/paraphrases.yaml (even positions) + {n_calib} real JDDC/STC-3 agent messages"
     cal = Calibration(encoder.name, a, b, threshold, fitted_on, tuple(center))
+    fitted = index.with_calibration(cal)
+
+    def fires(mid: str, k: int, veto: bool = True) -> bool:
+        return bool(fitted.match(mid, rules[k].examples, veto=veto))
 
     def recall(kind: str) -> float:
         rows = [
-            _fires(s, k, cal, threshold, True)
-            for i, ((k, t), s) in enumerate(zip(positives, pos, strict=True))
+            fires(f"p{i}", k)
+            for i, (k, t) in enumerate(positives)
             if i % 2 == 1 and _kind(rules[k], t) == kind
         ]
         return float(np.mean(rows)) if rows else float("nan")
 
-    test_ord = [s for o, s in zip(ordinary, ordi, strict=True) if o.split == "test"]
+    test_ord = [f"o{i}" for i, o in enumerate(ordinary) if o.split == "test"]
     metrics = {
         "pair_auc": float(roc_auc_score(ys, xs)),
         "top1": top1,
@@ -183,10 +159,10 @@ def evaluate(
         "recall_paraphrase": recall("paraphrase"),
         "recall_negated": recall("negated"),
         "recall_real": recall("real"),
-        "disclaimers_fired_no_veto": float(sum(_fires(s, k, cal, threshold, False) for (k, _), s in zip(disclaimers, dis, strict=True))),
-        "disclaimers_fired": float(sum(_fires(s, k, cal, threshold, True) for (k, _), s in zip(disclaimers, dis, strict=True))),
+        "disclaimers_fired_no_veto": float(sum(fires(f"d{i}", k, veto=False) for i, (k, _) in enumerate(disclaimers))),
+        "disclaimers_fired": float(sum(fires(f"d{i}", k) for i, (k, _) in enumerate(disclaimers))),
         "disclaimers": float(len(disclaimers)),
-        "ordinary_fire_rate": float(np.mean([any(_fires(s, k, cal, threshold, True) for k in range(n)) for s in test_ord])) if test_ord else float("nan"),
+        "ordinary_fire_rate": float(np.mean([any(fires(mid, k) for k in range(n)) for mid in test_ord])) if test_ord else float("nan"),
         "ordinary_test": float(len(test_ord)),
     }  # fmt: skip
     return metrics, cal

@@ -201,6 +201,7 @@ class SemanticIndex:
         examples: ExampleCache = EXAMPLES,
         read: dict[str, str] | None = None,
     ) -> None:
+        self._raw = encoder
         self.encoder = calibration.encoder(encoder)
         self.calibration = calibration
         self.units = units
@@ -216,6 +217,7 @@ class SemanticIndex:
         messages: Iterable[tuple[str, str]],
         *,
         fold: Callable[[str], str] | None = None,
+        examples: ExampleCache = EXAMPLES,
     ) -> SemanticIndex:
         """Split ``(message id, text)`` pairs into units and embed them all in one batch.
 
@@ -234,7 +236,15 @@ class SemanticIndex:
         for mid, us in units.items():
             vectors[mid] = rows[at : at + len(us)]
             at += len(us)
-        return cls(encoder, calibration, units, vectors, read=read)
+        return cls(encoder, calibration, units, vectors, examples=examples, read=read)
+
+    def with_calibration(self, calibration: Calibration) -> SemanticIndex:
+        """The same embedded units scored with another calibration of the same centring (what
+        ``qc eval semantic`` does once it has fitted one)."""
+        if calibration.center != self.calibration.center:
+            raise ValueError("a calibration with another centre needs the units embedded again")
+        return SemanticIndex(self._raw, calibration, self.units, self.vectors,
+                             examples=self._examples, read=self._read)  # fmt: skip
 
     def _example_vectors(self, examples: tuple[str, ...]) -> Vectors:
         variant = "raw" if self.calibration.center is None else "centred"
@@ -244,23 +254,36 @@ class SemanticIndex:
         """Embed a rule version's examples now (the pipeline does, before any rule runs)."""
         self._example_vectors(tuple(examples))
 
+    def cosines(self, message_id: str, examples: Sequence[str]) -> Vectors:
+        """Centred cosines, one row per unit of the message, one column per example."""
+        units = self.units.get(message_id, [])
+        if not units or not examples:
+            return np.zeros((len(units), len(examples)), np.float32)
+        return self.vectors[message_id] @ self._example_vectors(tuple(examples)).T
+
     def match(
-        self, message_id: str, examples: Sequence[str], threshold: float | None = None
+        self,
+        message_id: str,
+        examples: Sequence[str],
+        threshold: float | None = None,
+        *,
+        veto: bool = True,
     ) -> list[SemanticHit]:
-        """The message's units whose best same-polarity example passes the threshold."""
+        """The message's units whose best same-polarity example passes the threshold
+        (``veto=False``: the best example regardless of polarity — for measuring the veto)."""
         units = self.units.get(message_id, [])
         if not units or not examples:
             return []
         bound = self.calibration.default_threshold if threshold is None else threshold
         ex = tuple(examples)
-        sims = self.vectors[message_id] @ self._example_vectors(ex).T
+        sims = self.cosines(message_id, ex)
         hits = []
         for unit, row in zip(units, sims, strict=True):
             for j in np.argsort(-row):
                 score = self.calibration.score(float(row[j]))
                 if score < bound:
                     break
-                if same_polarity(self._read.get(unit.text, unit.text), ex[j]):
+                if not veto or same_polarity(self._read.get(unit.text, unit.text), ex[j]):
                     hits.append(SemanticHit(unit, round(score, 3), ex[j]))
                     break
         return hits

@@ -32,17 +32,6 @@ _encoders: dict[str, tuple[CachedEncoder, Calibration]] = {}
 _encoder_lock = threading.Lock()
 
 
-def _uses(ruleset: RuleSet, ops: frozenset[str]) -> bool:
-    return any(
-        leaf.op in ops for rule in ruleset.rules if rule.enabled for leaf in iter_leaves(rule.when)
-    )
-
-
-def needs_audio(ruleset: RuleSet) -> bool:
-    """Whether any enabled rule reads audio features."""
-    return _uses(ruleset, AUDIO_OPERATORS)
-
-
 def resolve_audio_path(audio: str, *, base_dirs: list[Path]) -> Path:
     """An absolute path as is; a relative one against the records file's folder or QC_DATA_DIR."""
     path = Path(audio)
@@ -87,16 +76,6 @@ def audio_features(
         return {"audio_error": message}, [StageError("audio", message)]
 
 
-def needs_sentiment(ruleset: RuleSet) -> bool:
-    """Whether any enabled rule reads sentiment values."""
-    return _uses(ruleset, frozenset({"sentiment"}))
-
-
-def needs_semantic(ruleset: RuleSet) -> bool:
-    """Whether any enabled rule compares meanings (sentence embeddings)."""
-    return _uses(ruleset, frozenset({"semantic"}))
-
-
 def sentiment_model() -> SentimentModel:
     """The shipped sentiment model, loaded once per process (deep lane only, never on the alert path)."""
     global _sentiment_model
@@ -131,17 +110,6 @@ def encoder(model: str, cache_size: int) -> tuple[CachedEncoder, Calibration]:
         return _encoders[model]
 
 
-def semantic_examples(ruleset: RuleSet) -> list[tuple[str, ...]]:
-    """The example lists of the enabled ``semantic`` conditions (one per rule version's leaf)."""
-    return [
-        tuple(leaf.params["examples"])
-        for rule in ruleset.rules
-        if rule.enabled
-        for leaf in iter_leaves(rule.when)
-        if leaf.op == "semantic"
-    ]
-
-
 def semantic_features(
     conversation: Conversation,
     *,
@@ -172,26 +140,29 @@ def compute_features(
     base_dirs: list[Path],
     settings: Settings,
 ) -> tuple[dict[str, Any], list[StageError]]:
-    """Every feature the rule set reads, with the errors of the stages that failed."""
+    """Every feature the enabled rules read (one pass over their conditions), with the errors of
+    the stages that failed."""
     features: dict[str, Any] = {}
     errors: list[StageError] = []
-    if needs_audio(ruleset):
+    leaves = [leaf for rule in ruleset.rules if rule.enabled for leaf in iter_leaves(rule.when)]
+    ops = {leaf.op for leaf in leaves}
+    if ops & AUDIO_OPERATORS:
         more, errs = audio_features(
             conversation, call, base_dirs=base_dirs,
             max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes,
         )  # fmt: skip
         features.update(more)
         errors += errs
-    if needs_sentiment(ruleset):
+    if "sentiment" in ops:
         more, errs = sentiment_features(conversation)
         features.update(more)
         errors += errs
-    if needs_semantic(ruleset):
+    if "semantic" in ops:
         more, errs = semantic_features(
             conversation,
             model=settings.embedding_model,
             cache_size=settings.embedding_cache_size,
-            examples=semantic_examples(ruleset),
+            examples=[tuple(leaf.params["examples"]) for leaf in leaves if leaf.op == "semantic"],
         )
         features.update(more)
         errors += errs

@@ -27,3 +27,7 @@ TRANSITIONS: frozenset[tuple[ViolationStatus, ViolationStatus]] = frozenset({
 """Every allowed (previous, next) pair; anything else is refused with INVALID_TRANSITION."""
 
 DECIDED = frozenset({ViolationStatus.UPHELD, ViolationStatus.OVERTURNED, ViolationStatus.CONFIRMED})
+JUDGED = (ViolationStatus.UPHELD, ViolationStatus.OVERTURNED)
+"""Reviewer verdicts on a finding's correctness (the feedback model's labels)."""
+PENDING = (ViolationStatus.OPEN, ViolationStatus.APPEALED)
+"""Findings a reviewer still acts on (what the overturn-risk order ranks)."""

@@ -20,10 +20,12 @@ without a decision) is not a verdict on the finding's correctness and is not tra
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cachetools import LRUCache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
@@ -41,18 +43,12 @@ from qc_service.nlp.feedback import (
     fingerprint,
     train,
 )
-from qc_service.review.enums import ViolationStatus
+from qc_service.review.enums import JUDGED, ViolationStatus
 from qc_service.review.models import FeedbackModelVersion, Violation
-from qc_service.review.queries import CONTEXT_MESSAGES
+from qc_service.review.queries import context_range
 from qc_service.tenancy.models import Employee, Tenant
 
-JUDGED = (ViolationStatus.UPHELD, ViolationStatus.OVERTURNED)
-"""The statuses that are reviewer verdicts (labels)."""
-PENDING = (ViolationStatus.OPEN, ViolationStatus.APPEALED)
-"""The statuses a reviewer still acts on (what the model ranks)."""
-CACHE_SIZE = 16
-
-_cache: dict[tuple[str, int, str, str], FeedbackModel] = {}
+_cache: LRUCache[tuple[str, int, str, str], FeedbackModel] = LRUCache(maxsize=16)
 """Loaded artifacts by (tenant, version, fingerprint, trained_at): a version never changes."""
 _cache_lock = threading.Lock()
 
@@ -81,8 +77,8 @@ class QueueModel:
 
 
 def _texts(violation: Violation) -> tuple[str, str]:
-    """The evidence text, and the context: each evidence message with ``CONTEXT_MESSAGES``
-    messages either side (as ``role: text`` lines, in conversation order)."""
+    """The evidence text, and the context: each evidence message with the messages around it, as
+    the reviewer sees them (``queries.context_range``) (as ``role: text`` lines, in conversation order)."""
     messages = violation.conversation.messages
     position = {m.external_id: i for i, m in enumerate(messages)}
     evidence: list[str] = []
@@ -94,8 +90,7 @@ def _texts(violation: Violation) -> tuple[str, str]:
         if text:
             evidence.append(text)
         for index in indexes:
-            lo, hi = max(0, index - CONTEXT_MESSAGES), index + CONTEXT_MESSAGES + 1
-            window.update(range(lo, min(hi, len(messages))))
+            window.update(context_range(index, len(messages)))
     context = "\n".join(
         f"{messages[i].role}: {messages[i].text}" for i in sorted(window) if messages[i].text
     )
@@ -207,8 +202,6 @@ def queue_model(*, db_session: Session, tenant_id: str) -> QueueModel:
             return QueueModel(latest.version, None, f"feedback model version {latest.version} "
                               f"cannot be loaded ({exc}); run `qc train feedback`")  # fmt: skip
         with _cache_lock:
-            if len(_cache) >= CACHE_SIZE:
-                _cache.pop(next(iter(_cache)))
             _cache[key] = model
     return QueueModel(latest.version, model, None)
 
@@ -223,13 +216,13 @@ def agent_histories(*, db_session: Session, tenant_id: str) -> dict[str, AgentHi
         .where(Violation.tenant_id == tenant_id, Violation.status.in_(JUDGED))
         .group_by(Employee.external_id, Violation.status)
     ).all()
-    counts: dict[str, list[int]] = {}
+    decided: Counter[str] = Counter()
+    overturned: Counter[str] = Counter()
     for agent, status, n in rows:
-        decided_overturned = counts.setdefault(agent, [0, 0])
-        decided_overturned[0] += n
+        decided[agent] += n
         if status == ViolationStatus.OVERTURNED:
-            decided_overturned[1] += n
-    return {agent: AgentHistory(d, o) for agent, (d, o) in counts.items()}
+            overturned[agent] += n
+    return {agent: AgentHistory(n, overturned[agent]) for agent, n in decided.items()}
 
 
 def score_violations(

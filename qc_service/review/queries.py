@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
+from qc_service.review.enums import PENDING
 from qc_service.review.models import Score, Violation
 from qc_service.rules.backtest import wilson_interval
 from qc_service.tenancy.models import Customer, Employee
@@ -102,12 +103,10 @@ def list_violations_ranked(
     decision or a retrained model between pages may move items across the page boundary."""
     stmt = _filtered(tenant_id, filters)
     pairs = db_session.execute(stmt.with_only_columns(Violation.id, Violation.status)).all()
-    pending = [vid for vid, status in pairs if status in ("open", "appealed")]
+    pending = [vid for vid, status in pairs if status in PENDING]
     risks = risk(pending)
     ranked = sorted(pending, key=lambda vid: (-risks.get(vid, 0.0), -vid))
-    ranked += sorted(
-        (vid for vid, status in pairs if status not in ("open", "appealed")), reverse=True
-    )
+    ranked += sorted((vid for vid, status in pairs if status not in PENDING), reverse=True)
     offset = cursor or 0
     page = ranked[offset : offset + limit]
     by_id = {
@@ -159,6 +158,11 @@ def _estimate(correct: int, judged: int) -> dict[str, Any] | None:
             "high": round(interval[1], 3), "judged": judged}  # fmt: skip
 
 
+def context_range(index: int, n_messages: int) -> range:
+    """Positions of the messages shown around an evidence message (``CONTEXT_MESSAGES`` each side)."""
+    return range(max(0, index - CONTEXT_MESSAGES), min(n_messages, index + CONTEXT_MESSAGES + 1))
+
+
 def evidence_with_context(violation: Violation, conv: Conversation) -> list[dict[str, Any]]:
     """Each evidence item with the messages around it."""
     position = {m.external_id: i for i, m in enumerate(conv.messages)}
@@ -167,7 +171,7 @@ def evidence_with_context(violation: Violation, conv: Conversation) -> list[dict
         item = ev.to_dict()
         index = position.get(ev.message_external_id or "")
         if index is not None:
-            lo, hi = max(0, index - CONTEXT_MESSAGES), index + CONTEXT_MESSAGES + 1
+            window = context_range(index, len(conv.messages))
             item["context"] = [
                 {
                     "id": m.external_id,
@@ -177,7 +181,7 @@ def evidence_with_context(violation: Violation, conv: Conversation) -> list[dict
                     "text": m.text,
                     "ts": m.ts,
                 }
-                for m in conv.messages[lo:hi]
+                for m in conv.messages[window.start : window.stop]
             ]
         out.append(item)
     return out

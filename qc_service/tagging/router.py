@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -14,23 +13,12 @@ from qc_service.db.session import write_transaction
 from qc_service.errors import NotFound
 from qc_service.rulesets.service import active_ruleset
 from qc_service.tagging.events import GroupEventIn, apply_group_event
+from qc_service.tagging.schemas import TagOut
 from qc_service.tagging.service import active_tags, remove_tag
 from qc_service.tenancy.models import Customer
 from qc_service.tenancy.service import get_customer
 
 router = APIRouter(tags=["tags"])
-
-
-class TagOut(BaseModel):
-    """A tag on a customer, where it came from and its evidence."""
-
-    tag: str
-    source: str
-    rule_id: str | None
-    rule_version: int | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    evidence: list[dict[str, Any]]
 
 
 class EventsIn(BaseModel):

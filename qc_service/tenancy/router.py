@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,21 +15,10 @@ from qc_service.conversations.schemas import ErrorOut
 from qc_service.errors import NotFound
 from qc_service.review.models import Violation
 from qc_service.tagging.models import CustomerTag
+from qc_service.tagging.schemas import TagOut
 from qc_service.tenancy.service import get_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-
-
-class TagRead(BaseModel):
-    """A tag on the customer and why."""
-
-    tag: str
-    source: str
-    rule_id: str | None
-    rule_version: int | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    evidence: list[dict[str, Any]]
 
 
 class CustomerRead(BaseModel):
@@ -42,7 +30,7 @@ class CustomerRead(BaseModel):
     unionid: str | None
     crm_id: str | None
     owner_id: str | None
-    tags: list[TagRead]
+    tags: list[TagOut]
     violations: dict[str, Any]
     crm_summary: dict[str, Any]
 
@@ -73,7 +61,7 @@ def get_customer_view(customer_id: str, db: DbDep, tenant: TenantDep) -> Custome
     return CustomerRead(
         id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
         crm_id=customer.crm_id, owner_id=customer.owner_external_id,
-        tags=[TagRead.model_validate(t, from_attributes=True) for t in tags],
+        tags=[TagOut.model_validate(t, from_attributes=True) for t in tags],
         violations={"total": len(violations), "by_rule": dict(Counter(r for r, _ in violations)),
                     "by_status": dict(Counter(st for _, st in violations))},
         crm_summary=customer.violation_summary or {},

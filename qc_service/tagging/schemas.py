@@ -1,0 +1,20 @@
+"""The tag shape of the API: one schema for ``/v1/customers/{id}/tags`` and the customer view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class TagOut(BaseModel):
+    """A tag on a customer, where it came from and its evidence."""
+
+    tag: str
+    source: str
+    rule_id: str | None
+    rule_version: int | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    evidence: list[dict[str, Any]]
