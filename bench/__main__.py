@@ -1,6 +1,14 @@
 """``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
-from bench import audio_stage, keyword_stage, lanes, lanes_semantic, nlp_stage, rule_stage
+from bench import (
+    audio_stage,
+    auth_cost,
+    keyword_stage,
+    lanes,
+    lanes_semantic,
+    nlp_stage,
+    rule_stage,
+)
 
 if __name__ == "__main__":
     keyword_stage.run()
@@ -9,3 +17,4 @@ if __name__ == "__main__":
     nlp_stage.run()
     lanes.run()
     lanes_semantic.run_semantic()
+    auth_cost.run()

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm_bridge.outbox import admin
+from qc_service.audit.service import os_actor
 from qc_service.config import get_settings
 from qc_service.store import Store, open_store
 
@@ -55,7 +56,7 @@ def retry_cmd(event: Annotated[str, typer.Argument(help="primary key or event id
     """Make one failed or dead event due now."""
     store = _store()
     try:
-        row = admin.retry(store.session_factory, event)
+        row = admin.retry(store.session_factory, event, actor=os_actor())
     except (admin.EventNotFound, admin.NotRetryable) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -71,7 +72,7 @@ def replay_cmd(
     """Make every dead (or failed) event pending again, attempts reset."""
     store = _store()
     try:
-        count = admin.replay(store.session_factory, status=status)
+        count = admin.replay(store.session_factory, status=status, actor=os_actor())
     except admin.NotRetryable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import Any, cast
 
 import tenacity
 from sqlalchemy import Select, exists, or_, select
@@ -34,6 +35,7 @@ from crm_bridge.settings import BridgeSettings
 from qc_service.config import get_settings
 from qc_service.db.base import utcnow
 from qc_service.db.session import make_engine, make_session_factory, write_transaction
+from qc_service.rules.contact import mask_pii_value
 
 log = logging.getLogger("crm_bridge.dispatcher")  # the same name under `python -m`
 
@@ -151,7 +153,8 @@ def _attempt_next(
         row = db_session.scalars(claim.with_for_update(skip_locked=True, of=OutboxEvent)).first()
         if row is None:
             return None
-        event = copy.deepcopy(row.payload)  # adapters cannot alter the stored envelope
+        # a copy (adapters cannot alter the stored envelope), PII masked (ACCESS.md: CRM payloads)
+        event = cast(dict[str, Any], mask_pii_value(copy.deepcopy(row.payload)))
         row.attempts += 1
         slug, error = "?", None
         try:

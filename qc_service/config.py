@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     """Sentences whose vectors a deep-lane process keeps (LRU; ~1.5 KB each for 384 dimensions)."""
     appeal_window_days: int = 7
     """Days an agent has to appeal a violation (from its creation); then it is confirmed."""
+    session_idle_hours: float = 8.0
+    """A browser session unused for this long ends (ACCESS.md)."""
+    cookie_secure: bool = False
+    """Mark the session cookie ``Secure`` (set it when the UI is served over HTTPS)."""
+    retention_days: int | None = None
+    """Conversations older than this are deleted by ``qc retention purge`` (unset: keep all)."""
     require_services: bool = False
     """Tests only: fail (not skip) when PostgreSQL/Redis are missing."""
 

@@ -29,7 +29,7 @@ class QCError(Exception):
         self.rule_id = rule_id
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"error": {"code", "message", "field", "record_id", "rule_id"}}``."""
+        """``{"error": {"code", "message", "field", "record_id", "rule_id", "error_id"}}``."""
         return {
             "error": {
                 "code": self.code,
@@ -37,6 +37,7 @@ class QCError(Exception):
                 "field": self.field,
                 "record_id": self.record_id,
                 "rule_id": self.rule_id,
+                "error_id": None,
             }
         }
 

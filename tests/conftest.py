@@ -29,15 +29,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from factories import bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-from qc_service.api.app import create_app
 from qc_service.config import Settings
 from qc_service.db.migrate import upgrade_to_head
 from qc_service.db.session import make_engine, make_session_factory
+from qc_service.main import create_app
 from qc_service.nlp.embeddings import Encoder
 from qc_service.store import Store, open_store
 
@@ -170,8 +171,10 @@ def store(db_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    """The API (in-process lanes, hub, sweeper and dispatcher) on ``store``."""
+    """The API (in-process lanes, hub, sweeper and dispatcher) on ``store``, authenticated as an
+    admin of the ``default`` tenant (pass ``headers=bearer(store, role, …)`` to act as another)."""
     with TestClient(create_app(store.settings, store=store)) as c:
+        c.headers.update(bearer(store, "admin", username="test-admin"))
         yield c
 
 

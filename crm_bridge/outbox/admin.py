@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.outbox.models import OutboxEvent
+from qc_service.audit.service import record
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 
@@ -52,8 +53,10 @@ def _find(db_session: Session, event_pk_or_id: int | str) -> OutboxEvent | None:
     return db_session.scalars(select(OutboxEvent).where(OutboxEvent.event_id == key)).one_or_none()
 
 
-def retry(session_factory: sessionmaker[Session], event_pk_or_id: int | str) -> OutboxEvent:
-    """Make one failed or dead event due now (a dead one also gets its attempts back)."""
+def retry(
+    session_factory: sessionmaker[Session], event_pk_or_id: int | str, *, actor: str = "system"
+) -> OutboxEvent:
+    """Make one failed or dead event due now (a dead one also gets its attempts back); audited."""
     with write_transaction(session_factory) as db_session:
         row = _find(db_session, event_pk_or_id)
         if row is None:
@@ -62,16 +65,30 @@ def retry(session_factory: sessionmaker[Session], event_pk_or_id: int | str) -> 
             raise NotRetryable(f"outbox event {row.event_id} is {row.status}; not sent again")
         if row.status == "dead":
             row.attempts = 0
+        before = row.status
         row.status, row.next_attempt_at = "pending", utcnow()
+        record(db_session, tenant_id=row.tenant_id, actor=actor, action="outbox.retry",
+               entity_type="outbox_event", entity_id=row.event_id, before={"status": before},
+               after={"status": "pending"})  # fmt: skip
         db_session.flush()
         return row
 
 
-def replay(session_factory: sessionmaker[Session], *, status: str = "dead") -> int:
-    """Make every event of ``status`` (dead or failed) pending, attempts reset, due now."""
+def replay(
+    session_factory: sessionmaker[Session], *, status: str = "dead", actor: str = "system"
+) -> int:
+    """Make every event of ``status`` (dead or failed) pending, attempts reset, due now; one
+    audit event per tenant with the count."""
     if status not in REPLAYABLE:
         raise NotRetryable(f"only {' and '.join(sorted(REPLAYABLE))} events can be replayed")
     with write_transaction(session_factory) as db_session:
+        counts = db_session.execute(
+            select(OutboxEvent.tenant_id, func.count()).where(OutboxEvent.status == status)
+            .group_by(OutboxEvent.tenant_id)
+        ).all()  # fmt: skip
+        for tenant_id, n in counts:
+            record(db_session, tenant_id=tenant_id, actor=actor, action="outbox.replay",
+                   entity_type="outbox", entity_id=status, after={"events": n})  # fmt: skip
         result = cast(
             CursorResult[Any],
             db_session.execute(

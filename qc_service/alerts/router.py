@@ -11,9 +11,26 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from qc_service.alerts.hub import LocalHub
+from qc_service.identity.policy import Access, Op, Scope, check_tenant
+from qc_service.web.deps import require
+from qc_service.web.masking import MaskingRoute, mask_value
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=MaskingRoute)
 KEEPALIVE_SECONDS = 15.0
+
+
+def in_scope(event: dict[str, Any], scope: Scope) -> bool:
+    """An alert the caller may see: their tenant's; an agent's own; a manager's teams'."""
+    if event.get("tenant") != scope.tenant_id:
+        return False
+    if scope.access is Access.OWN:
+        return scope.employee_id is not None and scope.employee_id in (
+            event.get("employee_id"),
+            event.get("supervisor_id") if event.get("target") == "supervisor" else None,
+        )
+    if scope.access is Access.TEAMS:
+        return event.get("team") in scope.teams
+    return scope.access is Access.ALL
 
 
 def _wanted(
@@ -52,11 +69,16 @@ async def stream_alerts(
         ),
     ] = None,
     team: Annotated[str | None, Query(description="only alerts of this team")] = None,
-    tenant: Annotated[str | None, Query(description="only alerts of this tenant")] = None,
+    tenant: Annotated[
+        str | None, Query(description="must be the credential's tenant (403 TENANT_MISMATCH)")
+    ] = None,
+    scope: Annotated[Scope, require(Op.ALERTS_STREAM)] = None,  # type: ignore[assignment]
 ) -> StreamingResponse:
     """Each alert is one `alert` event whose data is the alert JSON (rule, severity, employee,
     conversation and the evidence: message id, span, text). A comment line every 15 s keeps
-    proxies from closing an idle stream."""
+    proxies from closing an idle stream. Only alerts in the caller's scope are sent (an agent's
+    own, a manager's teams', the tenant's for admins and reviewers), PII masked."""
+    check_tenant(request.state.principal, tenant)
     hub: LocalHub = request.app.state.hub
 
     async def events() -> AsyncIterator[str]:
@@ -70,8 +92,9 @@ async def stream_alerts(
                         return
                     yield ": keepalive\n\n"
                     continue
-                if _wanted(event, tenant, employee, team):
-                    yield f"id: {event.get('id')}\nevent: alert\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+                if in_scope(event, scope) and _wanted(event, None, employee, team):
+                    data = json.dumps(mask_value(event), ensure_ascii=False)
+                    yield f"id: {event.get('id')}\nevent: alert\ndata: {data}\n\n"
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 
 from crm_bridge.cli import outbox_app
+from qc_service.cli import access_cmds, rules_cmds, store_cmds
 from qc_service.cli import analyze as analyze_cmd
-from qc_service.cli import rules_cmds, store_cmds
 from qc_service.config import get_settings
 from qc_service.db.session import write_transaction
 from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE
@@ -32,6 +32,10 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check and manage rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(access_cmds.users_app, name="users")
+app.add_typer(access_cmds.tokens_app, name="tokens")
+app.add_typer(access_cmds.audit_app, name="audit")
+app.add_typer(access_cmds.retention_app, name="retention")
 train_app = typer.Typer(
     help="Train the project's models (not part of make test).", no_args_is_help=True
 )
@@ -236,6 +240,7 @@ def demo() -> None:
         store_cmds.ingest_file(store, DEMO_FILE, console)
         store_cmds.ingest_file(store, DEMO_CALLS_FILE, console)
         store_cmds.print_summary(store, console)
+        store_cmds.print_demo_users(store, console)
     finally:
         store.close()
 
@@ -248,7 +253,7 @@ def serve(
     """Run the HTTP API (brings the database to the current schema on start)."""
     import uvicorn
 
-    from qc_service.api.app import create_app
+    from qc_service.main import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port)
 

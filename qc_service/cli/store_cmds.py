@@ -121,3 +121,48 @@ def print_audio_findings(store: Store, console: Console) -> None:
                     console.print(f"    said then ({e.role}): {e.text}", soft_wrap=True)
             console.print(f"    listen: GET /v1/conversations/{cid}/audio?start=…&end=… · chart: "
                           f"/v1/conversations/{cid}/loudness.svg", soft_wrap=True)  # fmt: skip
+
+
+DEMO_PASSWORD = "demo-pass-123"
+DEMO_USERS: tuple[tuple[str, str, str | None, list[str]], ...] = (
+    ("demo-admin", "admin", None, []),
+    ("demo-manager", "manager", None, ["销售一组"]),
+    ("demo-reviewer", "reviewer", None, []),
+    ("demo-agent", "agent", "e11", []),
+    ("demo-sales", "sales", "e02", []),
+    ("demo-integration", "integration", None, []),
+)
+"""One user per role in the demo tenant (a local toy: the password is printed)."""
+
+
+def print_demo_users(store: Store, console: Console) -> None:
+    """Create the demo users once and print how to log in and get a token."""
+    from sqlalchemy import select
+
+    from qc_service.db.session import write_transaction
+    from qc_service.identity import service as identity
+    from qc_service.identity.models import User
+
+    tenant = store.settings.default_tenant
+    with write_transaction(store.session_factory) as db:
+        known = set(db.scalars(select(User.username)))
+        for username, role, employee, teams in DEMO_USERS:
+            if username not in known:
+                identity.add_user(db, username=username, tenant_id=tenant, role=role,
+                                  password=DEMO_PASSWORD, employee_id=employee, teams=teams,
+                                  display_name=f"demo {role}", actor="qc demo")  # fmt: skip
+    table = Table(
+        title=f"Demo users (tenant {tenant}) — a local toy: never use these passwords on a real install"
+    )
+    for col in ("username", "role", "scope", "password"):
+        table.add_column(col)
+    for username, role, employee, teams in DEMO_USERS:
+        scope = f"employee {employee}" if employee else (", ".join(teams) or "tenant")
+        table.add_row(username, role, scope, DEMO_PASSWORD)
+    console.print(table)
+    console.print(
+        "Log in: `qc serve`, then POST /login (form username, password) from a browser, or get an API "
+        'token: `qc tokens create demo-admin` and `curl -H "Authorization: Bearer <token>" '
+        "http://127.0.0.1:8000/v1/violations`.",
+        soft_wrap=True,
+    )

@@ -18,19 +18,25 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from qc_service.api.deps import DbDep, RuntimeDep, StoreDep, TenantDep
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import CallFeatures, Segment, analyze_call, decode
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.schemas import ErrorOut
+from qc_service.conversations.scope import visible_conversation
 from qc_service.conversations.service import get_or_raise, mark_changed
 from qc_service.db.session import write_transaction
 from qc_service.errors import AudioInvalid, AudioTooLarge, NotFound, QCError
+from qc_service.identity.policy import Op, Scope
 from qc_service.pipeline.features import resolve_audio_path
 from qc_service.review.models import Evidence, Violation
 from qc_service.store import Store
+from qc_service.web.deps import DbSession as DbDep
+from qc_service.web.deps import RuntimeDep, StoreDep, require
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(prefix="/v1/conversations", tags=["audio"])
+router = APIRouter(prefix="/v1/conversations", tags=["audio"], route_class=MaskingRoute)
+ReadConversation = Annotated[Scope, require(Op.CONVERSATIONS_READ)]
+Ingest = Annotated[Scope, require(Op.INGEST)]
 CHUNK = 1 << 20
 
 
@@ -54,12 +60,12 @@ def _decode(store: Store, conv: Conversation) -> tuple[np.ndarray, int]:  # type
 @router.get("/{conversation_id}/audio", responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorOut},
             422: {"model": ErrorOut}}, summary="The recording (or a stretch of it) as WAV")  # fmt: skip
 def get_audio_clip(
-    conversation_id: str, db: DbDep, tenant: TenantDep, store: StoreDep,
+    conversation_id: str, db: DbDep, scope: ReadConversation, store: StoreDep,
     start: Annotated[float | None, Query(ge=0, description="seconds")] = None,
     end: Annotated[float | None, Query(ge=0, description="seconds")] = None,
 ) -> Response:  # fmt: skip
     """The evidence stretch ``start``–``end`` (seconds), all channels, as 16-bit WAV."""
-    conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    conv = visible_conversation(db, scope, conversation_id)
     samples, rate = _decode(store, conv)
     lo = int(max(0.0, start or 0.0) * rate)
     hi = len(samples) if end is None else min(len(samples), int(end * rate))
@@ -89,12 +95,12 @@ def _features(store: Store, conv: Conversation) -> CallFeatures:
 @router.get("/{conversation_id}/loudness.svg", responses={200: {"content": {"image/svg+xml": {}}}, 404: {"model": ErrorOut}},
             summary="Both channels' loudness over time, threshold and flagged stretches")  # fmt: skip
 def get_loudness_chart(
-    conversation_id: str, db: DbDep, tenant: TenantDep, store: StoreDep,
+    conversation_id: str, db: DbDep, scope: ReadConversation, store: StoreDep,
     threshold: Annotated[float, Query(description="dBFS line to draw")] = -10.0,
 ) -> Response:  # fmt: skip
     """Momentary loudness (400 ms) of agent and customer; the stretches flagged by audio evidence
     of this conversation's violations are shaded."""
-    conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    conv = visible_conversation(db, scope, conversation_id)
     features = _features(store, conv)
     flagged = db.execute(
         select(Evidence.t_start, Evidence.t_end)
@@ -150,11 +156,12 @@ def render_loudness_svg(
 @router.post("/{conversation_id}/audio", responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
              summary="Upload the call recording")  # fmt: skip
 async def upload_audio(
-    conversation_id: str, store: StoreDep, runtime: RuntimeDep, tenant: TenantDep,
+    conversation_id: str, store: StoreDep, runtime: RuntimeDep, scope: Ingest,
     file: Annotated[UploadFile, File(description="WAV, FLAC, OGG (MP3/AMR where the system decodes them)")],
 ) -> dict[str, object]:  # fmt: skip
     """Streamed to ``QC_DATA_DIR`` (refused past ``QC_AUDIO_MAX_BYTES``), checked by decoding,
     attached to the call, and the conversation is analysed again."""
+    tenant = scope.tenant_id
     with store.session_factory() as db:
         conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
     suffix = Path(file.filename or "audio.wav").suffix.lower() or ".wav"

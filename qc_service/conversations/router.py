@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from qc_service.api.deps import DbDep, RuntimeDep, TenantDep
 from qc_service.conversations import schemas
-from qc_service.conversations.service import get_or_raise
+from qc_service.conversations.scope import visible_conversation
+from qc_service.identity.policy import Op, Scope, allowed
 from qc_service.ingest import live
 from qc_service.review.models import Score, Violation
+from qc_service.web.deps import CurrentUser, DbSession, RuntimeDep, require
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=MaskingRoute)
+Ingest = Annotated[Scope, require(Op.INGEST)]
 
 
 @router.post(
@@ -21,17 +26,24 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
     responses={409: {"model": schemas.IngestResponse}, 422: {"model": schemas.IngestResponse}},
     summary="Ingest conversation records",
 )
-def ingest_records(body: schemas.IngestRequest, runtime: RuntimeDep) -> JSONResponse:
+def ingest_records(body: schemas.IngestRequest, runtime: RuntimeDep, scope: Ingest) -> JSONResponse:
     """Store each record (idempotent merge by id), check its new messages against the hot-lane red
     lines (alerts go out on the stream) and queue it for deep analysis. Every record gets its own
     answer: ``accepted``, ``unchanged`` or ``rejected`` with the error. When every record is
-    rejected the status is 409 (conflicting message text) or 422 (invalid records); else 200.
-    Records posted here stay open until closed (``"closed": true``, the close call, or idle)."""
-    answers = [live.ingest_record(runtime, record) for record in body.records]
+    rejected the status is 409 (conflicting message text), 403 (every record named another
+    tenant: ``TENANT_MISMATCH``) or 422 (invalid records); else 200. A record's tenant is the
+    credential's. Records posted here stay open until closed (``"closed": true``, the close call,
+    or idle)."""
+    answers = [
+        live.ingest_record(runtime, record, tenant=scope.tenant_id) for record in body.records
+    ]
     out = schemas.IngestResponse(results=[schemas.RecordAnswerOut(**a.to_dict()) for a in answers])
     status = 200
     if all(a.status == "rejected" for a in answers):
-        status = 409 if all(a.error and a.error["code"] == "CONFLICT" for a in answers) else 422
+        codes = {a.error["code"] if a.error else None for a in answers}
+        status = {frozenset({"CONFLICT"}): 409, frozenset({"TENANT_MISMATCH"}): 403}.get(
+            frozenset(codes), 422
+        )
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
 
 
@@ -41,13 +53,24 @@ def ingest_records(body: schemas.IngestRequest, runtime: RuntimeDep) -> JSONResp
     responses={404: {"model": schemas.ErrorOut}},
     summary="Get a conversation",
 )
-def get_conversation(conversation_id: str, db: DbDep, tenant: TenantDep) -> schemas.ConversationOut:
-    """Status (pending, analysed, failed), stage errors, messages, violations with evidence, score."""
-    conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+def get_conversation(
+    conversation_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    scope: Annotated[Scope, require(Op.CONVERSATIONS_READ)],
+) -> schemas.ConversationOut:
+    """Status (pending, analysed, failed), stage errors, messages, violations with evidence, score.
+    Sales see the transcript of their customers' conversations but no violations and no score."""
+    conv = visible_conversation(db, scope, conversation_id)
+    findings = allowed(user.role, Op.VIOLATIONS_READ) is not None
     violations = db.scalars(
         select(Violation).where(Violation.conversation_id == conv.id).order_by(Violation.id)
-    ).all()
-    score = db.scalars(select(Score).where(Score.conversation_id == conv.id)).one_or_none()
+    ).all() if findings else []  # fmt: skip
+    score = (
+        db.scalars(select(Score).where(Score.conversation_id == conv.id)).one_or_none()
+        if findings
+        else None
+    )
     return schemas.ConversationOut(
         id=conv.external_id, tenant=conv.tenant_id, channel=conv.channel, status=conv.status, closed=conv.closed,
         employee_id=conv.employee.external_id, customer_id=conv.customer.external_id,
@@ -78,13 +101,13 @@ def get_conversation(conversation_id: str, db: DbDep, tenant: TenantDep) -> sche
     summary="Append messages as they are sent",
 )
 def append_messages(
-    conversation_id: str, body: schemas.AppendRequest, runtime: RuntimeDep, tenant: TenantDep
+    conversation_id: str, body: schemas.AppendRequest, runtime: RuntimeDep, scope: Ingest
 ) -> schemas.AppendResponse:
     """New messages are stored, checked on the hot lane (an alert inside this call) and queued for
     a provisional deep run; known message ids are left alone (a different text is a 409); an
     append reopens a closed conversation."""
     out = live.append(
-        runtime, tenant=tenant, conversation_id=conversation_id, messages=body.messages
+        runtime, tenant=scope.tenant_id, conversation_id=conversation_id, messages=body.messages
     )
     return schemas.AppendResponse(**out)
 
@@ -96,9 +119,9 @@ def append_messages(
     summary="Close a conversation (final analysis)",
 )
 def close_conversation(
-    conversation_id: str, runtime: RuntimeDep, tenant: TenantDep
+    conversation_id: str, runtime: RuntimeDep, scope: Ingest
 ) -> schemas.CloseResponse:
     """Operators that need the end of the conversation run on the final analysis this queues."""
     return schemas.CloseResponse(
-        **live.close(runtime, tenant=tenant, conversation_id=conversation_id)
+        **live.close(runtime, tenant=scope.tenant_id, conversation_id=conversation_id)
     )

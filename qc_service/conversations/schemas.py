@@ -16,6 +16,7 @@ class ErrorBody(BaseModel):
     field: str | None = None
     record_id: str | None = None
     rule_id: str | None = None
+    error_id: str | None = None
 
 
 class ErrorOut(BaseModel):

@@ -14,6 +14,7 @@ from qc_service.alerts import models as alerts_models
 from qc_service.audit import models as audit_models
 from qc_service.conversations import models as conversations_models
 from qc_service.db.base import Base
+from qc_service.identity import models as identity_models
 from qc_service.pipeline import models as pipeline_models
 from qc_service.review import models as review_models
 from qc_service.rulesets import models as rulesets_models
@@ -22,6 +23,7 @@ from qc_service.tenancy import models as tenancy_models
 
 MODEL_MODULES = (
     tenancy_models,
+    identity_models,
     conversations_models,
     rulesets_models,
     review_models,

@@ -21,6 +21,7 @@ from qc_service.conversations.service import (
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 from qc_service.errors import QCError, RecordInvalid
+from qc_service.identity.policy import TenantMismatch
 from qc_service.ingest.records import MessageIn, RecordError, parse_record
 from qc_service.ingest.service import RecordAnswer, rejected
 from qc_service.pipeline.hot import run_hot_lane
@@ -34,8 +35,18 @@ def _lease(runtime: Runtime, conv: Conversation) -> None:
     conv.lease_until = utcnow() + timedelta(seconds=runtime.store.settings.task_visibility_seconds)
 
 
-def ingest_record(runtime: Runtime, data: Any) -> RecordAnswer:
-    """Validate and store one record; hot lane in the transaction; alert and queue after commit."""
+def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> RecordAnswer:
+    """Validate and store one record; hot lane in the transaction; alert and queue after commit.
+
+    ``tenant`` is the credential's: a record naming no tenant gets it, one naming another tenant
+    is rejected with ``TENANT_MISMATCH`` and nothing of the other tenant is read or written."""
+    if tenant is not None and isinstance(data, dict):
+        named = data.get("tenant")
+        if named is not None and named != tenant:
+            rid = data.get("id") if isinstance(data.get("id"), str) else None
+            return rejected(None, TenantMismatch(f"tenant {named!r} is not the tenant of this "
+                                                 "credential", field="tenant", record_id=rid), rid)  # fmt: skip
+        data = {**data, "tenant": tenant}
     try:
         record = parse_record(data)
     except RecordError as exc:

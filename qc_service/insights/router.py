@@ -18,14 +18,18 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qc_service.api.deps import DbDep, TenantDep
 from qc_service.conversations.models import Conversation, Message
+from qc_service.conversations.scope import conversation_clause
+from qc_service.identity.policy import Op, Scope
 from qc_service.nlp.keywords import hot_words
 from qc_service.nlp.tokenizer import get_tokenizer
 from qc_service.rulesets.service import active_ruleset
 from qc_service.tenancy.models import Employee
+from qc_service.web.deps import DbSession as DbDep
+from qc_service.web.deps import require
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(tags=["insights"])
+router = APIRouter(tags=["insights"], route_class=MaskingRoute)
 
 
 class Keyword(BaseModel):
@@ -68,8 +72,9 @@ def messages_by_team(
     team: str | None,
     since: datetime | None,
     until: datetime | None,
+    scope: Scope | None = None,
 ) -> dict[str, list[str]]:
-    """Texts of the tenant's messages grouped by the employee's team."""
+    """Texts of the tenant's messages (within ``scope``) grouped by the employee's team."""
     at = func.coalesce(Message.ts, Message.created_at)
     stmt = (
         select(Employee.team, Message.text)
@@ -77,6 +82,8 @@ def messages_by_team(
         .join(Employee, Conversation.employee_id == Employee.id)
         .where(Conversation.tenant_id == tenant_id, Message.text != "")
     )
+    if scope is not None:
+        stmt = stmt.where(conversation_clause(scope))
     if role:
         stmt = stmt.where(Message.role == role)
     if team is not None:
@@ -94,7 +101,7 @@ def messages_by_team(
 @router.get("/v1/insights/keywords", response_model=KeywordPage, summary="Hot words per team")
 def keywords(
     db: DbDep,
-    tenant: TenantDep,
+    scope: Annotated[Scope, require(Op.DASHBOARDS_READ)],
     team: Annotated[str | None, Query(description="only this team")] = None,
     role: Annotated[
         str, Query(description="whose messages: customer, agent, or empty for all")
@@ -104,9 +111,9 @@ def keywords(
     top: Annotated[int, Query(ge=1, le=200, description="words per team")] = 20,
 ) -> KeywordPage:
     """TF-IDF keywords of each team's messages in the period (teams sorted by name)."""
-    docs = messages_by_team(
-        db_session=db, tenant_id=tenant, role=role or None, team=team, since=since, until=until
-    )
+    tenant = scope.tenant_id
+    docs = messages_by_team(db_session=db, tenant_id=tenant, role=role or None, team=team,
+                            since=since, until=until, scope=scope)  # fmt: skip
     tokenizer = get_tokenizer(domain_words(db_session=db, tenant_id=tenant))
     ranked = hot_words(docs, tokenizer, top_k=top)
     items = [

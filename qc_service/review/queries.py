@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
+from qc_service.conversations.scope import conversation_clause
+from qc_service.errors import NotFound
+from qc_service.identity.policy import Scope
 from qc_service.review.enums import PENDING
 from qc_service.review.models import Score, Violation
 from qc_service.rules.backtest import wilson_interval
@@ -39,6 +42,8 @@ class ViolationFilter:
     conversation: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    scope: Scope | None = None
+    """The caller's scope (ACCESS.md), applied in the query; None: the whole tenant (system)."""
 
 
 def _filtered(tenant_id: str, f: ViolationFilter) -> Select[Any]:
@@ -62,6 +67,8 @@ def _filtered(tenant_id: str, f: ViolationFilter) -> Select[Any]:
         stmt = stmt.where(Violation.created_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(Violation.created_at < f.until)
+    if f.scope is not None:
+        stmt = stmt.where(conversation_clause(f.scope))
     return stmt
 
 
@@ -198,17 +205,33 @@ def history(*, db_session: Session, violation: Violation) -> list[AuditEvent]:
     )
 
 
-def load_for_detail(*, db_session: Session, violation_id: int) -> Violation | None:
-    """A violation with evidence, appeals and its conversation's messages loaded."""
+def load_for_detail(
+    *, db_session: Session, violation_id: int, scope: Scope | None = None
+) -> Violation | None:
+    """A violation with evidence, appeals and its conversation's messages loaded; None when it
+    does not exist or lies outside ``scope``."""
+    stmt = select(Violation).join(Conversation, Violation.conversation_id == Conversation.id)
+    if scope is not None:
+        stmt = stmt.where(conversation_clause(scope))
     return db_session.scalars(
-        select(Violation)
-        .where(Violation.id == violation_id)
-        .options(
+        stmt.where(Violation.id == violation_id).options(
             selectinload(Violation.evidence),
             selectinload(Violation.appeals),
             selectinload(Violation.conversation).selectinload(Conversation.messages),
         )
     ).one_or_none()
+
+
+def visible_violation(*, db_session: Session, scope: Scope, violation_id: int) -> Violation:
+    """A violation the scope may see, or NotFound (outside the scope looks like absent)."""
+    violation = db_session.scalars(
+        select(Violation)
+        .join(Conversation, Violation.conversation_id == Conversation.id)
+        .where(Violation.id == violation_id, conversation_clause(scope))
+    ).one_or_none()
+    if violation is None:
+        raise NotFound(f"violation {violation_id} not found")
+    return violation
 
 
 def score_groups(
@@ -219,6 +242,7 @@ def score_groups(
     tz: str,
     since: datetime | None,
     until: datetime | None,
+    scope: Scope | None = None,
 ) -> list[dict[str, Any]]:
     """Scores (count, mean, pass rate) and violation counts by agent, team or day (tenant's zone)."""
     stmt = (
@@ -227,6 +251,8 @@ def score_groups(
         .join(Employee, Conversation.employee_id == Employee.id)
         .where(Conversation.tenant_id == tenant_id)
     )
+    if scope is not None:
+        stmt = stmt.where(conversation_clause(scope))
     if since is not None:
         stmt = stmt.where(Conversation.created_at >= since)
     if until is not None:
@@ -269,9 +295,10 @@ def violation_counts(
     tz: str,
     since: datetime | None,
     until: datetime | None,
+    scope: Scope | None = None,
 ) -> list[dict[str, Any]]:
     """Standing violations (not overturned) by rule, team, agent or day (tenant's zone), with status counts."""
-    f = ViolationFilter(since=since, until=until)
+    f = ViolationFilter(since=since, until=until, scope=scope)
     groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     zone = ZoneInfo(tz)
     for violation, conv, emp, _customer in db_session.execute(_filtered(tenant_id, f)).all():

@@ -6,18 +6,24 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
-from qc_service.api.deps import DbDep, StoreDep, TenantDep
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.db.session import write_transaction
+from qc_service.errors import NotFound
+from qc_service.identity.policy import Op, Scope
 from qc_service.review import feedback, flows, queries
 from qc_service.review import schemas as s
 from qc_service.review.models import Violation
+from qc_service.web.deps import CurrentUser, StoreDep, require
+from qc_service.web.deps import DbSession as DbDep
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(tags=["review"])
-ActorDep = Annotated[str, Header(alias="X-QC-Actor", description="who acts (agent or reviewer id)")]
+router = APIRouter(tags=["review"], route_class=MaskingRoute)
+ReadViolations = Annotated[Scope, require(Op.VIOLATIONS_READ)]
+Dashboards = Annotated[Scope, require(Op.DASHBOARDS_READ)]
+ViolationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _read(v: Violation, window_days: int) -> dict[str, object]:
@@ -33,7 +39,7 @@ def _read(v: Violation, window_days: int) -> dict[str, object]:
 @router.get("/v1/violations", response_model=s.ViolationPage, summary="List violations")
 def list_violations(
     db: DbDep,
-    tenant: TenantDep,
+    scope: ReadViolations,
     store: StoreDep,
     status: str | None = None,
     rule: str | None = None,
@@ -57,8 +63,9 @@ def list_violations(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> s.ViolationPage:
     """Newest first (or by overturn risk); a page `{"items", "total", "next", "ranking"}`."""
+    tenant = scope.tenant_id
     f = queries.ViolationFilter(
-        status, rule, severity, agent, team, customer, conversation, since, until
+        status, rule, severity, agent, team, customer, conversation, since, until, scope
     )
     window = store.settings.appeal_window_days
     risks: dict[int, float] = {}
@@ -94,13 +101,10 @@ def _risk(p: float | None) -> float | None:
     return round(p, 4) if p is not None else None
 
 
-def _detail(db: DbDep, tenant: str, violation_id: int, window_days: int) -> s.ViolationDetail:
-    violation = queries.load_for_detail(db_session=db, violation_id=violation_id)
-    if violation is None or violation.tenant_id != tenant:
-        flows.get_or_raise(
-            db_session=db, tenant_id=tenant, violation_id=violation_id
-        )  # raises NotFound
-    assert violation is not None
+def _detail(db: DbDep, scope: Scope, violation_id: int, window_days: int) -> s.ViolationDetail:
+    violation = queries.load_for_detail(db_session=db, violation_id=violation_id, scope=scope)
+    if violation is None:
+        raise NotFound(f"violation {violation_id} not found")
     return s.ViolationDetail(
         **_read(violation, window_days),  # type: ignore[arg-type]
         deduct=violation.deduct, fatal=violation.fatal, actions=violation.actions,
@@ -113,7 +117,7 @@ def _detail(db: DbDep, tenant: str, violation_id: int, window_days: int) -> s.Vi
 @router.get("/v1/violations/counts", summary="Violation counts by rule, team, agent or day")
 def violation_counts(
     db: DbDep,
-    tenant: TenantDep,
+    scope: Dashboards,
     store: StoreDep,
     group_by: Annotated[str, Query(pattern="^(rule|team|agent|day)$")] = "rule",
     since: datetime | None = None,
@@ -121,8 +125,8 @@ def violation_counts(
 ) -> dict[str, object]:
     """Standing violations per group, counts by status, and the overturn rate among judged ones —
     a rule with a high overturn rate is one managers should question."""
-    items = queries.violation_counts(db_session=db, tenant_id=tenant, group_by=group_by, tz=store.settings.timezone,
-                                     since=since, until=until)  # fmt: skip
+    items = queries.violation_counts(db_session=db, tenant_id=scope.tenant_id, group_by=group_by, tz=store.settings.timezone,
+                                     since=since, until=until, scope=scope)  # fmt: skip
     return {"group_by": group_by, "items": items, "total": len(items), "next": None}
 
 
@@ -131,7 +135,7 @@ def violation_counts(
 )
 def rule_precision(
     db: DbDep,
-    tenant: TenantDep,
+    scope: Dashboards,
     rule: str | None = None,
     since: Annotated[datetime | None, Query(description="findings created at or after")] = None,
     until: Annotated[datetime | None, Query(description="findings created before")] = None,
@@ -139,19 +143,20 @@ def rule_precision(
     """Per rule: findings by status, and precision with a Wilson 95 % interval — `reviewed`
     (upheld vs overturned, reviewer decisions only) and `with_confirmed` (confirmed findings,
     unappealed when the window closed or spot-checked, counted as correct)."""
-    f = queries.ViolationFilter(rule=rule, since=since, until=until)
-    items = queries.rule_precision(db_session=db, tenant_id=tenant, filters=f)
+    f = queries.ViolationFilter(rule=rule, since=since, until=until, scope=scope)
+    items = queries.rule_precision(db_session=db, tenant_id=scope.tenant_id, filters=f)
     return s.PrecisionPage(items=[s.RulePrecision(**i) for i in items], total=len(items))
 
 
 def _act(
-    store: StoreDep, tenant: str, violation_id: int, move: Callable[[Session, Violation], object]
+    store: StoreDep, scope: Scope, violation_id: int, move: Callable[[Session, Violation], object]
 ) -> s.ViolationDetail:
-    """Load the violation, move it through ``flows`` in one write transaction, show the result."""
+    """Load the violation (404 outside the caller's scope), move it through ``flows`` in one
+    write transaction, show the result as the caller may see it."""
     with write_transaction(store.session_factory) as db:
-        move(db, flows.get_or_raise(db_session=db, tenant_id=tenant, violation_id=violation_id))
+        move(db, queries.visible_violation(db_session=db, scope=scope, violation_id=violation_id))
     with store.session_factory() as db:
-        return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+        return _detail(db, scope, violation_id, store.settings.appeal_window_days)
 
 
 @router.get(
@@ -161,10 +166,10 @@ def _act(
     summary="Get a violation with evidence in context, appeals and history",
 )
 def get_violation(
-    violation_id: int, db: DbDep, tenant: TenantDep, store: StoreDep
+    violation_id: ViolationId, db: DbDep, scope: ReadViolations, store: StoreDep
 ) -> s.ViolationDetail:
     """The evidence with the surrounding messages, the appeal, the decisions and the audit trail."""
-    return _detail(db, tenant, violation_id, store.settings.appeal_window_days)
+    return _detail(db, scope, violation_id, store.settings.appeal_window_days)
 
 
 @router.post(
@@ -174,16 +179,17 @@ def get_violation(
     summary="Appeal a violation (agent)",
 )
 def appeal_violation(
-    violation_id: int,
+    violation_id: ViolationId,
     body: s.AppealIn,
     store: StoreDep,
-    tenant: TenantDep,
-    actor: ActorDep = "agent",
+    user: CurrentUser,
+    scope: Annotated[Scope, require(Op.VIOLATIONS_APPEAL)],
 ) -> s.ViolationDetail:
-    """open → appealed, within the appeal window (`QC_APPEAL_WINDOW_DAYS`); anything else is 409."""
+    """open → appealed, within the appeal window (`QC_APPEAL_WINDOW_DAYS`); anything else is 409.
+    Only the agent whose violation it is may appeal; the appellant recorded is that user."""
     window = store.settings.appeal_window_days
-    return _act(store, tenant, violation_id, lambda db, v: flows.appeal(
-        db_session=db, violation=v, reason=body.reason, appellant=actor, window_days=window))  # fmt: skip
+    return _act(store, scope, violation_id, lambda db, v: flows.appeal(
+        db_session=db, violation=v, reason=body.reason, appellant=user.username, window_days=window))  # fmt: skip
 
 
 @router.post(
@@ -193,16 +199,16 @@ def appeal_violation(
     summary="Uphold or overturn a violation (reviewer)",
 )
 def decide_violation(
-    violation_id: int,
+    violation_id: ViolationId,
     body: s.DecisionIn,
     store: StoreDep,
-    tenant: TenantDep,
-    actor: ActorDep = "reviewer",
+    user: CurrentUser,
+    scope: Annotated[Scope, require(Op.VIOLATIONS_DECIDE)],
 ) -> s.ViolationDetail:
     """open or appealed → upheld | overturned. An overturn gives the conversation's points back and
     removes the violation from the customer's CRM summary."""
-    return _act(store, tenant, violation_id, lambda db, v: flows.decide(
-        db_session=db, violation=v, decision=body.decision, reviewer=actor, comment=body.comment,
+    return _act(store, scope, violation_id, lambda db, v: flows.decide(
+        db_session=db, violation=v, decision=body.decision, reviewer=user.username, comment=body.comment,
         severity=body.severity))  # fmt: skip
 
 
@@ -213,22 +219,22 @@ def decide_violation(
     summary="Confirm an open violation (reviewer's spot check)",
 )
 def confirm_violation(
-    violation_id: int,
+    violation_id: ViolationId,
     body: s.ConfirmIn,
     store: StoreDep,
-    tenant: TenantDep,
-    actor: ActorDep = "reviewer",
+    user: CurrentUser,
+    scope: Annotated[Scope, require(Op.VIOLATIONS_DECIDE)],
 ) -> s.ViolationDetail:
     """open → confirmed (the same happens by itself when the appeal window closes)."""
     reason = body.comment or "spot check"
-    return _act(store, tenant, violation_id,
-                lambda db, v: flows.confirm(db_session=db, violation=v, actor=actor, reason=reason))  # fmt: skip
+    return _act(store, scope, violation_id,
+                lambda db, v: flows.confirm(db_session=db, violation=v, actor=user.username, reason=reason))  # fmt: skip
 
 
 @router.get("/v1/scores", response_model=s.ScorePage, summary="Scores by agent, team or day")
 def list_scores(
     db: DbDep,
-    tenant: TenantDep,
+    scope: Dashboards,
     store: StoreDep,
     group_by: Annotated[str, Query(pattern="^(agent|team|day)$")] = "agent",
     since: datetime | None = None,
@@ -236,8 +242,8 @@ def list_scores(
 ) -> s.ScorePage:
     """Mean score, pass rate and standing violations per group; days in the tenant's time zone
     (`QC_TIMEZONE`)."""
-    items = queries.score_groups(db_session=db, tenant_id=tenant, group_by=group_by, tz=store.settings.timezone,
-                                 since=since, until=until)  # fmt: skip
+    items = queries.score_groups(db_session=db, tenant_id=scope.tenant_id, group_by=group_by, tz=store.settings.timezone,
+                                 since=since, until=until, scope=scope)  # fmt: skip
     return s.ScorePage(
         group_by=group_by, items=[s.ScoreGroup(**i) for i in items], total=len(items)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from qc_service.conversations.schemas import EvidenceOut, MessageOut
 
@@ -110,11 +110,15 @@ class ViolationDetail(ViolationRead):
 class AppealIn(BaseModel):
     """``{"reason"}``: why the agent disputes the finding."""
 
+    model_config = ConfigDict(extra="forbid")  # server-owned fields (status, reviewer…) are refused
+
     reason: str = Field(min_length=1, max_length=4000)
 
 
 class DecisionIn(BaseModel):
     """A reviewer's decision; ``severity`` may be changed when upholding."""
+
+    model_config = ConfigDict(extra="forbid")  # server-owned fields (status, reviewer…) are refused
 
     decision: Literal["uphold", "overturn"]
     comment: str | None = Field(None, max_length=4000)
@@ -123,6 +127,8 @@ class DecisionIn(BaseModel):
 
 class ConfirmIn(BaseModel):
     """A reviewer's spot check of an open violation."""
+
+    model_config = ConfigDict(extra="forbid")  # server-owned fields (status, reviewer…) are refused
 
     comment: str | None = Field(None, max_length=4000)
 

@@ -133,3 +133,62 @@ def _dedupe(hits: list[ContactHit]) -> list[ContactHit]:
             continue
         out.append(h)
     return out
+
+
+_PII_KINDS = frozenset({"phone", "id_card", "bank_card", "email"})
+_KEEP_HEAD, _KEEP_TAIL = 3, 4
+
+
+def _mask_digits(span: str) -> str:
+    """Keep the first 3 and last 4 digit-like characters of a number; the rest become ``*``."""
+    positions = [i for i, ch in enumerate(span) if _DIGITISH.match(ch) or ch in "xX"]
+    hidden = set(positions[_KEEP_HEAD : max(_KEEP_HEAD, len(positions) - _KEEP_TAIL)])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(span))
+
+
+def _mask_email(span: str) -> str:
+    local, _, domain = span.partition("@")
+    return local[:1] + "*" * (len(local) - 1) + "@" + domain
+
+
+def mask_pii(text: str) -> str:
+    """Mobile, ID-card and bank-card numbers and e-mail addresses masked, length kept in code
+    points (``13812345678`` → ``138****5678``), so evidence offsets still point at the same
+    characters. Sees through what the contact rule sees through (一三八…, spaces, full width)."""
+    hits = [h for h in find_contacts(text, _PII_KINDS) if h.kind in _PII_KINDS]
+    if not hits:
+        return text
+    out = list(text)
+    for h in hits:
+        span = text[h.start : h.end]
+        masked = _mask_email(span) if h.kind == "email" else _mask_digits(span)
+        out[h.start : h.end] = list(masked)
+    return "".join(out)
+
+
+_IDENTIFIER_KEY = re.compile(r"(?:^|_)(?:id|ids|hash|key|fingerprint|token)$")
+_HEX_ID = re.compile(r"[0-9a-fA-F-]{24,}")
+
+
+def is_identifier_key(key: str) -> bool:
+    """Keys whose values are identifiers, hashes or keys (``id``, ``event_id``, ``prev_hash``…):
+    never masked, or links, idempotency keys and the audit chain would break. The person's data
+    they may name (a phone used as a customer id) is the caller's own input, not a disclosure."""
+    return bool(_IDENTIFIER_KEY.search(key))
+
+
+def mask_text_value(text: str) -> str:
+    """``mask_pii`` for a free-standing string value, leaving hex identifiers (uuids) alone."""
+    return text if _HEX_ID.fullmatch(text) else mask_pii(text)
+
+
+def mask_pii_value(value: object, key: str = "") -> object:
+    """A JSON-able value (dicts, lists, strings) with every string masked except identifier
+    values (``is_identifier_key``); keys and numbers untouched (SSE alerts, CRM payloads)."""
+    if isinstance(value, str):
+        return value if is_identifier_key(key) else mask_text_value(value)
+    if isinstance(value, dict):
+        return {k: mask_pii_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_pii_value(v, key) for v in value]
+    return value

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id"}
+ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id", "error_id"}
 
 
 def drain(client: TestClient) -> None:

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import soundfile as sf
 from audio_calls import SPEECH, build_call
+from factories import bearer
 from fastapi.testclient import TestClient
 
-from qc_service.api.app import create_app
 from qc_service.config import Settings
+from qc_service.main import create_app
 from qc_service.store import open_store
 
 RATE = 8000
@@ -136,6 +137,7 @@ def audio_client(tmp_path: Path) -> Any:
                         audio_max_bytes=2_000_000)  # fmt: skip
     store = open_store(settings)
     with TestClient(create_app(settings, store=store)) as c:
+        c.headers.update(bearer(store))
         yield c, data
     store.close()
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from factories import bearer
 from fastapi.testclient import TestClient
 
-from qc_service.api.app import create_app
 from qc_service.ingest.service import ingest_one
 from qc_service.insights.router import router
+from qc_service.main import create_app
 from qc_service.nlp.keywords import hot_words
 from qc_service.nlp.tokenizer import get_tokenizer
 from qc_service.store import Store
@@ -31,6 +32,7 @@ def api(store: Store) -> Iterator[TestClient]:
     app = create_app(store.settings, store=store)
     app.include_router(router)
     with TestClient(app) as c:
+        c.headers.update(bearer(store))
         for rid, employee, team, texts in (
             ("a1", "ea", "退款组", A[:2]), ("a2", "ea", "退款组", A[2:]),
             ("b1", "eb", "试听组", B[:2]), ("b2", "eb", "试听组", B[2:]),

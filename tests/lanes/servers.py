@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from qc_service.api.app import create_app
 from qc_service.config import Settings
+from qc_service.main import create_app
 
 
 def free_port() -> int:

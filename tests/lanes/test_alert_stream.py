@@ -8,14 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from factories import bearer
 from servers import api_server, read_sse_event
 
 from qc_service.config import Settings
+from qc_service.store import open_store
 
 
 def test_agent_client_receives_the_alert_with_its_evidence(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'qc.db'}", sweep_interval_seconds=3600)
-    with api_server(settings) as base, httpx.Client(base_url=base, timeout=10) as http:
+    store = open_store(settings)
+    tokens = {who: bearer(store, "agent", employee_id=who) for who in ("e7", "e8")}
+    integration = bearer(store, "integration")
+    store.close()
+    with (
+        api_server(settings) as base,
+        httpx.Client(base_url=base, timeout=10, headers=integration) as http,
+    ):
         record = {"id": "chat-7", "channel": "wecom", "employee": {"id": "e7", "team": "销售二组"},
                   "customer": {"id": "u7"}, "messages": [{"id": "m1", "role": "customer", "text": "课程怎么收费"}]}  # fmt: skip
         assert http.post("/v1/conversations", json={"records": [record]}).status_code == 200
@@ -25,7 +34,10 @@ def test_agent_client_receives_the_alert_with_its_evidence(tmp_path: Path) -> No
         def listen(employee: str, out: list[dict[str, Any]]) -> None:
             try:
                 with http.stream(
-                    "GET", "/v1/alerts/stream", params={"employee": employee}
+                    "GET",
+                    "/v1/alerts/stream",
+                    params={"employee": employee},
+                    headers=tokens[employee],
                 ) as response:
                     assert response.headers["content-type"].startswith("text/event-stream")
                     connected.set()

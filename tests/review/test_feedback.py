@@ -11,15 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from qc_service.api.app import create_app
 from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
 from qc_service.db.session import write_transaction
 from qc_service.errors import NotFound
 from qc_service.ingest.service import ingest_one
+from qc_service.main import create_app
 from qc_service.review.feedback import TrainResult, train_feedback
 from qc_service.review.models import FeedbackModelVersion, Violation
 from qc_service.rules.backtest import wilson_interval
@@ -48,11 +49,13 @@ def _decide(client: TestClient, vid: int, decision: str, appeal: bool = False) -
         r = client.post(
             f"/v1/violations/{vid}/appeal",
             json={"reason": "上下文不是这个意思"},
-            headers={"X-QC-Actor": "e1"},
+            headers=bearer(client.app.state.store, "agent", employee_id="e1", username="e1"),
         )
         assert r.status_code == 200, r.json()
     r = client.post(
-        f"/v1/violations/{vid}/decision", json={"decision": decision}, headers={"X-QC-Actor": "qa1"}
+        f"/v1/violations/{vid}/decision",
+        json={"decision": decision},
+        headers=bearer(client.app.state.store, "reviewer", username="qa1"),
     )
     assert r.status_code == 200, r.json()
 
@@ -93,7 +96,11 @@ def test_verdicts_train_a_versioned_model_that_ranks_overturn_prone_findings_fir
     _seed_history(client, store)
     pointers = [_finding(store, f"q-p{i}", POINTER[i % 2]) for i in range(3)]  # older …
     others = [_finding(store, f"q-o{i}", (BRUSH_OFF + LURE)[i]) for i in range(3)]  # … newer
-    r = client.post(f"/v1/violations/{pointers[0]}/appeal", json={"reason": "只是让客户看合同"})
+    r = client.post(
+        f"/v1/violations/{pointers[0]}/appeal",
+        json={"reason": "只是让客户看合同"},
+        headers=bearer(store, "agent", employee_id="e1"),
+    )
     assert r.status_code == 200
 
     off = _queue(client)
@@ -211,6 +218,7 @@ def test_qc_train_feedback_prints_the_version_then_unchanged(tmp_path: Path) -> 
     store = open_store(Settings(database_url=db_url, sweep_interval_seconds=3600))
     try:
         with TestClient(create_app(store.settings, store=store)) as client:
+            client.headers.update(bearer(store))
             _seed_history(client, store)
     finally:
         store.close()

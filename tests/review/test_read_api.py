@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from factories import bearer
 from fastapi.testclient import TestClient
 
-from qc_service.api.app import create_app
 from qc_service.config import Settings
 from qc_service.demo import DEMO_FILE
 from qc_service.ingest.service import ingest_one
+from qc_service.main import create_app
 from qc_service.store import Store, open_store
 
 
@@ -24,6 +25,7 @@ def demo_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
     for n, line in enumerate(DEMO_FILE.read_text(encoding="utf-8").splitlines(), 1):
         ingest_one(store, json.loads(line), line=n, final=True)
     with TestClient(create_app(store.settings, store=store)) as c:
+        c.headers.update(bearer(store))
         yield c
     store.close()
 

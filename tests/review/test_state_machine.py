@@ -8,6 +8,7 @@ from datetime import timedelta
 from itertools import product
 
 import pytest
+from factories import bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -17,7 +18,7 @@ from qc_service.review.enums import TRANSITIONS, ViolationStatus
 from qc_service.review.models import Violation
 from qc_service.store import Store
 
-ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id"}
+ERROR_KEYS = {"code", "message", "field", "record_id", "rule_id", "error_id"}
 S = ViolationStatus
 
 
@@ -40,13 +41,17 @@ def _move(client: TestClient, vid: int, to: S):  # type: ignore[no-untyped-def]
         return client.post(
             f"/v1/violations/{vid}/appeal",
             json={"reason": "客户先骂人的"},
-            headers={"X-QC-Actor": "e1"},
+            headers=bearer(client.app.state.store, "agent", employee_id="e1", username="e1"),
         )
     if to == S.CONFIRMED:
-        return client.post(f"/v1/violations/{vid}/confirm", json={}, headers={"X-QC-Actor": "qa1"})
+        return client.post(
+            f"/v1/violations/{vid}/confirm",
+            json={},
+            headers=bearer(client.app.state.store, "reviewer", username="qa1"),
+        )
     decision = "uphold" if to == S.UPHELD else "overturn"
     return client.post(f"/v1/violations/{vid}/decision", json={"decision": decision, "comment": "看了录音"},
-                       headers={"X-QC-Actor": "qa1"})  # fmt: skip
+                       headers=bearer(client.app.state.store, "reviewer", username="qa1"))  # fmt: skip
 
 
 REACHABLE = [(a, b) for a, b in product(S, S) if b != S.OPEN]
@@ -134,7 +139,11 @@ def test_appeal_window_closes_and_the_sweep_confirms(client: TestClient, store: 
 def test_unknown_violation_and_bad_decision(client: TestClient, store: Store) -> None:
     vid = _violation(store)
     assert (
-        client.post("/v1/violations/999/appeal", json={"reason": "x"}).json()["error"]["code"]
+        client.post(
+            "/v1/violations/999/appeal",
+            json={"reason": "x"},
+            headers=bearer(client.app.state.store, "agent"),
+        ).json()["error"]["code"]
         == "NOT_FOUND"
     )
     r = client.post(f"/v1/violations/{vid}/decision", json={"decision": "maybe"})

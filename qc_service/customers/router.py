@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from qc_service.api.deps import DbDep, TenantDep
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.schemas import ErrorOut
-from qc_service.errors import NotFound
+from qc_service.conversations.scope import visible_customer
+from qc_service.identity.policy import Op, Scope, allowed
 from qc_service.review.models import Violation
 from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.schemas import TagOut
-from qc_service.tenancy.service import get_customer
+from qc_service.web.deps import CurrentUser, DbSession, require
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(prefix="/v1/customers", tags=["customers"], route_class=MaskingRoute)
 
 
 class CustomerRead(BaseModel):
@@ -41,13 +42,17 @@ class CustomerRead(BaseModel):
     responses={404: {"model": ErrorOut}},
     summary="Get a customer",
 )
-def get_customer_view(customer_id: str, db: DbDep, tenant: TenantDep) -> CustomerRead:
+def get_customer_view(
+    customer_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    scope: Annotated[Scope, require(Op.CUSTOMERS_READ)],
+) -> CustomerRead:
     """Owner, current tags with their evidence, and a summary of the violations in the customer's
     conversations that stand (overturned ones are not counted); ``crm_summary`` is what the CRM
-    bridge wrote to the customer's core record."""
-    customer = get_customer(db_session=db, tenant_id=tenant, external_id=customer_id)
-    if customer is None:
-        raise NotFound(f"customer {customer_id!r} not found", record_id=customer_id)
+    bridge wrote to the customer's core record. Sales see the tags but no violations."""
+    customer = visible_customer(db, scope, customer_id)
+    findings = allowed(user.role, Op.VIOLATIONS_READ) is not None
     tags = db.scalars(
         select(CustomerTag)
         .where(CustomerTag.customer_id == customer.id, CustomerTag.removed_at.is_(None))
@@ -65,4 +70,8 @@ def get_customer_view(customer_id: str, db: DbDep, tenant: TenantDep) -> Custome
         violations={"total": len(violations), "by_rule": dict(Counter(r for r, _ in violations)),
                     "by_status": dict(Counter(st for _, st in violations))},
         crm_summary=customer.violation_summary or {},
+    ) if findings else CustomerRead(
+        id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
+        crm_id=customer.crm_id, owner_id=customer.owner_external_id,
+        tags=[TagOut.model_validate(t, from_attributes=True) for t in tags], violations={}, crm_summary={},
     )  # fmt: skip

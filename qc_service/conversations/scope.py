@@ -1,0 +1,92 @@
+"""A caller's scope (``identity.policy.Scope``) as WHERE clauses on conversations and customers.
+
+Why clauses, not filters in Python: lists must never load other people's rows (ACCESS.md), and
+an object outside the scope must look exactly like one that does not exist (404). Every read
+query of conversations, violations, scores and customers adds one of these.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy.orm import Session
+
+from qc_service.conversations.models import Conversation
+from qc_service.errors import NotFound
+from qc_service.identity.policy import Access, Scope
+from qc_service.tenancy.models import Customer, Employee
+
+
+def conversation_clause(scope: Scope) -> ColumnElement[bool]:
+    """Conversations the scope may see (always within its tenant)."""
+    tenant = Conversation.tenant_id == scope.tenant_id
+    if scope.access is Access.ALL:
+        return tenant
+    if scope.access is Access.TEAMS:
+        if not scope.teams:
+            return false()
+        mine = select(Employee.id).where(Employee.tenant_id == scope.tenant_id,
+                                         Employee.team.in_(scope.teams))  # fmt: skip
+        return and_(tenant, Conversation.employee_id.in_(mine))
+    if not scope.employee_id:
+        return false()
+    if scope.access is Access.OWN:
+        mine = select(Employee.id).where(Employee.tenant_id == scope.tenant_id,
+                                         Employee.external_id == scope.employee_id)  # fmt: skip
+        return and_(tenant, Conversation.employee_id.in_(mine))
+    owned = select(Customer.id).where(Customer.tenant_id == scope.tenant_id,
+                                      Customer.owner_external_id == scope.employee_id)  # fmt: skip
+    return and_(tenant, Conversation.customer_id.in_(owned))
+
+
+def customer_clause(scope: Scope) -> ColumnElement[bool]:
+    """Customers the scope may see: sales their own, managers their teams' customers."""
+    tenant = Customer.tenant_id == scope.tenant_id
+    if scope.access is Access.ALL:
+        return tenant
+    if scope.access is Access.CUSTOMERS:
+        if not scope.employee_id:
+            return false()
+        return and_(tenant, Customer.owner_external_id == scope.employee_id)
+    seen = (
+        select(Conversation.customer_id)
+        .join(Employee, Conversation.employee_id == Employee.id)
+        .where(Conversation.tenant_id == scope.tenant_id)
+    )
+    if scope.access is Access.TEAMS:
+        if not scope.teams:
+            return false()
+        seen = seen.where(Employee.team.in_(scope.teams))
+    else:
+        if not scope.employee_id:
+            return false()
+        seen = seen.where(Employee.external_id == scope.employee_id)
+    return and_(tenant, Customer.id.in_(seen))
+
+
+def team_clause(scope: Scope) -> ColumnElement[bool] | None:
+    """For dashboards grouped by team: the employees a manager watches (None: the whole tenant)."""
+    if scope.access is Access.TEAMS:
+        return Employee.team.in_(scope.teams) if scope.teams else false()
+    return None
+
+
+def visible_conversation(db_session: Session, scope: Scope, external_id: str) -> Conversation:
+    """The conversation by its record id if the scope may see it, else 404 (never 403)."""
+    conv = db_session.scalars(
+        select(Conversation).where(
+            Conversation.external_id == external_id, conversation_clause(scope)
+        )  # fmt: skip
+    ).one_or_none()
+    if conv is None:
+        raise NotFound(f"conversation {external_id!r} not found", record_id=external_id)
+    return conv
+
+
+def visible_customer(db_session: Session, scope: Scope, external_id: str) -> Customer:
+    """The customer by the tenant's id if the scope may see it, else 404."""
+    customer = db_session.scalars(
+        select(Customer).where(Customer.external_id == external_id, customer_clause(scope))
+    ).one_or_none()
+    if customer is None:
+        raise NotFound(f"customer {external_id!r} not found", record_id=external_id)
+    return customer

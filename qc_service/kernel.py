@@ -1,0 +1,122 @@
+"""How every process starts: ``build_process(settings, role)`` for serve, worker, scheduler and
+dispatcher.
+
+Why one place: the API's lifespan and the CLI commands used to wire the store, the deep lane, the
+alert hub, the sweep and the CRM dispatcher by hand, each a little differently. A process is now
+one of four roles; each role says which of those parts it runs, and tests build the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from crm_bridge.dispatcher import Dispatcher
+from crm_bridge.settings import BridgeSettings
+from qc_service.alerts.hub import LocalHub, make_hub
+from qc_service.config import Settings
+from qc_service.pipeline.celery_app import create_celery
+from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
+from qc_service.pipeline.service import warm_up
+from qc_service.pipeline.sweep import Sweeper
+from qc_service.runtime import Runtime
+from qc_service.store import Store, open_store
+from qc_service.web.masking import install_log_masking
+
+ProcessRole = Literal["serve", "worker", "scheduler", "dispatcher"]
+_PARTS: dict[str, tuple[bool, bool, bool]] = {
+    # role: (deep lane + hub, scheduler (sweep), CRM dispatcher)
+    "serve": (True, True, True),
+    "worker": (False, True, True),
+    "scheduler": (False, True, False),
+    "dispatcher": (False, False, True),
+}
+
+
+def make_runtime(store: Store) -> Runtime:
+    """In-process deep lane and hub by default; Celery and Redis pub/sub with ``QC_BROKER_URL``."""
+    settings = store.settings
+    hub = make_hub(settings.broker_url)
+    lane: DeepLane
+    if settings.broker_url:
+        lane = CeleryLane(create_celery(settings), settings.celery_queue)
+    else:
+        lane = InProcessLane(store, hub.publish)
+    return Runtime(store, lane, hub)
+
+
+@dataclass(slots=True)
+class Process:
+    """The parts one process runs; ``start``/``stop`` in the right order."""
+
+    role: str
+    store: Store
+    owns_store: bool
+    runtime: Runtime | None = None
+    sweeper: Sweeper | None = None
+    dispatcher: Dispatcher | None = None
+    _started: list[str] = field(default_factory=list)
+
+    @property
+    def hub(self) -> LocalHub | None:
+        """The alert hub (serving processes only)."""
+        return self.runtime.hub if self.runtime else None
+
+    def start(self) -> None:
+        """Start the background parts (the hub's start is async: ``start_async``)."""
+        if self.sweeper is not None:
+            self.sweeper.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+
+    async def start_async(self) -> None:
+        """Start the hub (serving processes), then the threads."""
+        if self.runtime is not None:
+            await self.runtime.hub.start()
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the threads, close the lane, release the store if this process opened it."""
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.runtime is not None:
+            self.runtime.lane.close()
+        if self.owns_store:
+            self.store.close()
+
+    async def stop_async(self) -> None:
+        """``stop``, then the hub."""
+        self.stop()
+        if self.runtime is not None:
+            await self.runtime.hub.stop()
+
+
+def build_process(
+    settings: Settings,
+    role: ProcessRole,
+    *,
+    store: Store | None = None,
+    submit: DeepLane | None = None,
+) -> Process:
+    """Open (and migrate) the store and build what ``role`` runs. ``submit``: the lane the sweep
+    re-queues onto when the process has no serving lane (a worker passes its Celery lane)."""
+    install_log_masking()
+    owns = store is None
+    store = store or open_store(settings)
+    with_lane, with_scheduler, with_dispatcher = _PARTS[role]
+    process = Process(role=role, store=store, owns_store=owns)
+    if with_lane:
+        warm_up(store)
+        process.runtime = make_runtime(store)
+    lane = process.runtime.lane if process.runtime else submit
+    if with_scheduler:
+        if lane is None and settings.broker_url:
+            lane = CeleryLane(create_celery(settings), settings.celery_queue)
+        if lane is None:
+            lane = InProcessLane(store, lambda _event: None)
+        process.sweeper = Sweeper(store, lane.submit)
+    if with_dispatcher:
+        process.dispatcher = Dispatcher(store.session_factory, BridgeSettings())
+    return process

@@ -1,0 +1,81 @@
+"""``POST /login``, ``POST /logout`` and ``GET /v1/me``.
+
+Why the login answers as it does: a browser posts the form and follows a 303 with the session
+cookie; an unknown user and a wrong password get the same 401, and a throttled username gets 429
+with ``Retry-After`` even with the right password (ACCESS.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+
+from qc_service.db.session import write_transaction
+from qc_service.identity import service
+from qc_service.identity.policy import AuthInvalid, Op, Scope
+from qc_service.web.deps import SESSION_COOKIE, CurrentUser, require
+from qc_service.web.masking import MaskingRoute
+
+router = APIRouter(tags=["identity"], route_class=MaskingRoute)
+HOME = {"admin": "/dashboard", "manager": "/dashboard", "reviewer": "/review", "agent": "/appeals",
+        "sales": "/customers", "integration": "/docs"}  # fmt: skip
+
+
+class Me(BaseModel):
+    """Who the credential belongs to."""
+
+    username: str
+    tenant: str
+    role: str
+    employee_id: str | None
+    teams: list[str]
+    csrf_token: str | None = None
+
+
+@router.post("/login", status_code=303, summary="Log in (browser form)",
+             responses={401: {"description": "unknown user or wrong password"},
+                        429: {"description": "LOGIN_THROTTLED, with Retry-After"}})  # fmt: skip
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """Start a session: 303 to the role's home page with the ``qc_session`` cookie."""
+    store = request.app.state.store
+    source = request.client.host if request.client else None
+    try:
+        with write_transaction(store.session_factory) as db_session:
+            new = service.login(db_session, username=username, password=password, source=source)
+    except AuthInvalid:
+        with write_transaction(store.session_factory) as db_session:
+            tenant = service.tenant_of(db_session, username, store.settings.default_tenant)
+            service.record_failure(db_session, username=username, tenant_id=tenant, source=source)
+        raise
+    response = RedirectResponse(HOME.get(new.user.role, "/"), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, new.secret, httponly=True, samesite="lax",
+        secure=store.settings.cookie_secure, path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout", status_code=303, summary="Log out (browser)")
+def logout(request: Request, _scope: Annotated[Scope, require(Op.SELF_READ)]) -> Response:
+    """End the session and clear its cookie; 303 to the login page."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        with write_transaction(request.app.state.store.session_factory) as db_session:
+            service.logout(db_session, secret=secret)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/v1/me", response_model=Me, summary="Who am I")
+def me(user: CurrentUser, _scope: Annotated[Scope, require(Op.SELF_READ)]) -> Me:
+    """The caller's username, tenant, role and scope (and, for a browser, its CSRF token)."""
+    return Me(username=user.username, tenant=user.tenant_id, role=user.role.value,
+              employee_id=user.employee_id, teams=list(user.teams), csrf_token=user.csrf_token)  # fmt: skip
