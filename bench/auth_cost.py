@@ -22,8 +22,8 @@ from qc_service.db.session import write_transaction
 from qc_service.demo import DEMO_FILE
 from qc_service.identity import service as identity
 from qc_service.identity.policy import Principal
-from qc_service.ingest.service import ingest_one
 from qc_service.main import create_app
+from qc_service.pipeline.files import ingest_one
 from qc_service.store import open_store
 from qc_service.web.deps import current_user
 

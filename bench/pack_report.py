@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.data import DEMO, SHARED
-from qc_service.ingest.records import parse_record, to_conversation
+from qc_service.records import parse_record, to_conversation
 from qc_service.rules.analysis import analyze
 from qc_service.rules.loader import load_builtin_pack
 from qc_service.rules.model import Conversation, Message

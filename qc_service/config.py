@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,7 +35,11 @@ class Settings(BaseSettings):
     """How long a deep-lane run may take before it is presumed lost: Celery's visibility timeout
     and the conversation's lease. Keep it above the slowest analysis (short in tests)."""
     sweep_interval_seconds: float = 30.0
-    """How often a process sweeps for stuck conversations and idle chats (one sweeper at a time)."""
+    """How often the scheduler loop runs its due jobs (stuck conversations, idle chats, scheduled
+    rule versions, expired appeal windows…); one process at a time holds its lease."""
+    scheduler: bool = True
+    """Run the scheduler loop in this process (``qc serve``, ``qc worker``); ``off`` leaves it to
+    others (e.g. a lone ``qc scheduler``)."""
     task_max_retries: int = 3
     """Bounded retries of a failed deep-lane run before the conversation is marked failed."""
     celery_queue: str = "qc"
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
     """Mark the session cookie ``Secure`` (set it when the UI is served over HTTPS)."""
     retention_days: int | None = None
     """Conversations older than this are deleted by ``qc retention purge`` (unset: keep all)."""
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """``QC_RETENTION_DAYS=`` (empty) means unset: keep everything."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     require_services: bool = False
     """Tests only: fail (not skip) when PostgreSQL/Redis are missing."""
 

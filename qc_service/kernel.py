@@ -15,17 +15,24 @@ from crm_bridge.dispatcher import Dispatcher
 from crm_bridge.settings import BridgeSettings
 from qc_service.alerts.hub import LocalHub, make_hub
 from qc_service.config import Settings
+from qc_service.conversations import jobs as conversations_jobs
+from qc_service.jobs.scheduler import Scheduler
+from qc_service.pipeline import jobs as pipeline_jobs
 from qc_service.pipeline.celery_app import create_celery
 from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
 from qc_service.pipeline.service import warm_up
-from qc_service.pipeline.sweep import Sweeper
+from qc_service.retention import jobs as retention_jobs
+from qc_service.review import jobs as review_jobs
+from qc_service.rulesets import jobs as rulesets_jobs
 from qc_service.runtime import Runtime
 from qc_service.store import Store, open_store
 from qc_service.web.masking import install_log_masking
 
 ProcessRole = Literal["serve", "worker", "scheduler", "dispatcher"]
+JOB_MODULES = (conversations_jobs, pipeline_jobs, rulesets_jobs, review_jobs, retention_jobs)
+"""Every domain's ``jobs`` module: importing them fills the job registry."""
 _PARTS: dict[str, tuple[bool, bool, bool]] = {
-    # role: (deep lane + hub, scheduler (sweep), CRM dispatcher)
+    # role: (deep lane + hub, scheduler loop, CRM dispatcher)
     "serve": (True, True, True),
     "worker": (False, True, True),
     "scheduler": (False, True, False),
@@ -53,7 +60,7 @@ class Process:
     store: Store
     owns_store: bool
     runtime: Runtime | None = None
-    sweeper: Sweeper | None = None
+    scheduler: Scheduler | None = None
     dispatcher: Dispatcher | None = None
     _started: list[str] = field(default_factory=list)
 
@@ -64,8 +71,8 @@ class Process:
 
     def start(self) -> None:
         """Start the background parts (the hub's start is async: ``start_async``)."""
-        if self.sweeper is not None:
-            self.sweeper.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         if self.dispatcher is not None:
             self.dispatcher.start()
 
@@ -79,8 +86,8 @@ class Process:
         """Stop the threads, close the lane, release the store if this process opened it."""
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        if self.sweeper is not None:
-            self.sweeper.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.runtime is not None:
             self.runtime.lane.close()
         if self.owns_store:
@@ -101,7 +108,8 @@ def build_process(
     submit: DeepLane | None = None,
 ) -> Process:
     """Open (and migrate) the store and build what ``role`` runs. ``submit``: the lane the sweep
-    re-queues onto when the process has no serving lane (a worker passes its Celery lane)."""
+    re-queues onto when the process has no serving lane (a worker passes its Celery lane).
+    ``QC_SCHEDULER=off`` keeps the scheduler loop out of this process."""
     install_log_masking()
     owns = store is None
     store = store or open_store(settings)
@@ -111,12 +119,12 @@ def build_process(
         warm_up(store)
         process.runtime = make_runtime(store)
     lane = process.runtime.lane if process.runtime else submit
-    if with_scheduler:
+    if with_scheduler and settings.scheduler:
         if lane is None and settings.broker_url:
             lane = CeleryLane(create_celery(settings), settings.celery_queue)
         if lane is None:
             lane = InProcessLane(store, lambda _event: None)
-        process.sweeper = Sweeper(store, lane.submit)
+        process.scheduler = Scheduler(store, lane.submit)
     if with_dispatcher:
         process.dispatcher = Dispatcher(store.session_factory, BridgeSettings())
     return process

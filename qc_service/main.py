@@ -19,22 +19,24 @@ from qc_service import __version__
 from qc_service.admin.router import router as audit_router
 from qc_service.alerts.router import router as alerts_router
 from qc_service.config import Settings, get_settings
-from qc_service.conversations.audio_router import router as audio_router
-from qc_service.conversations.router import router as conversations_router
 from qc_service.customers.router import router as customers_router
+from qc_service.ingest.router import router as ingest_router
 from qc_service.insights.router import router as insights_router
 from qc_service.kernel import build_process
+from qc_service.review.audio_router import router as audio_router
+from qc_service.review.conversations_router import router as conversations_router
 from qc_service.review.router import router as review_router
 from qc_service.rulesets.router import router as rules_router
 from qc_service.store import Store
 from qc_service.tagging.router import router as tags_router
 from qc_service.web import errors
 from qc_service.web.deps import operation_of
+from qc_service.web.docs import router as docs_router
 from qc_service.web.login import router as identity_router
 
 ROUTERS: tuple[APIRouter, ...] = (
-    identity_router, conversations_router, audio_router, alerts_router, review_router,
-    customers_router, rules_router, tags_router, insights_router, audit_router,
+    identity_router, ingest_router, conversations_router, audio_router, alerts_router, review_router,
+    customers_router, rules_router, tags_router, insights_router, audit_router, docs_router,
 )  # fmt: skip
 PUBLIC: frozenset[tuple[str, str]] = frozenset({("GET", "/v1/healthz"), ("POST", "/login")})
 """The only operations without a credential (ACCESS.md): health and the login itself."""
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.store = process.store
         app.state.runtime = process.runtime
         app.state.hub = process.hub
-        app.state.sweeper = process.sweeper
+        app.state.scheduler = process.scheduler
         app.state.dispatcher = process.dispatcher
         await process.start_async()
         try:
@@ -84,6 +86,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "operation (ACCESS.md) each one performs.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        openapi_url=None,  # served behind the door by web.docs
+        docs_url=None,
+        redoc_url=None,
     )
     if store is not None:
         app.state.store = store

@@ -4,13 +4,13 @@ Usage: ``python tools/import_floors.py [--list]``. Uses grimp (the import-graph 
 import-linter). A module's folder is its package two levels down (``qc_service.review``), or the
 top-level module (``qc_service.main``); ``crm_bridge`` is one folder. Floors, top down:
 
-0 entry points   main, kernel, cli, demo
+0 entry points   main, kernel, cli, demo; schema (every model, for Alembic) and migrations
 1 pipeline       lanes, tasks, feature providers (stores findings through the domains)
 2 domains        conversations, ingest, review, rulesets, tagging, alerts, insights, customers,
                  tenancy, admin, retention, crm_bridge; store and runtime (the process's handles)
 3 low floor      web, jobs, identity, audit
-4 core libraries rules, nlp, audio
-5 base           config, db, errors, migrations
+4 core libraries rules, nlp, audio; records (the record contract, parsed)
+5 base           config, db, errors
 
 An *upward* import is one whose importer sits on a lower floor (higher number) than what it
 imports. A *mutual pair* is two folders each importing the other (domains included).
@@ -25,7 +25,7 @@ import grimp
 
 FLOORS: dict[str, int] = {
     **dict.fromkeys(["qc_service.main", "qc_service.kernel", "qc_service.cli", "qc_service.demo",
-                     "qc_service.api"], 0),
+                     "qc_service.api", "qc_service.schema", "qc_service.migrations"], 0),
     "qc_service.pipeline": 1,
     **dict.fromkeys(["qc_service.conversations", "qc_service.ingest", "qc_service.review",
                      "qc_service.rulesets", "qc_service.tagging", "qc_service.alerts",
@@ -34,9 +34,9 @@ FLOORS: dict[str, int] = {
                      "qc_service.store", "qc_service.runtime"], 2),
     **dict.fromkeys(["qc_service.web", "qc_service.jobs", "qc_service.identity",
                      "qc_service.audit"], 3),
-    **dict.fromkeys(["qc_service.rules", "qc_service.nlp", "qc_service.audio"], 4),
-    **dict.fromkeys(["qc_service.config", "qc_service.db", "qc_service.errors",
-                     "qc_service.migrations", "qc_service"], 5),
+    **dict.fromkeys(["qc_service.rules", "qc_service.nlp", "qc_service.audio",
+                     "qc_service.records"], 4),
+    **dict.fromkeys(["qc_service.config", "qc_service.db", "qc_service.errors", "qc_service"], 5),
 }  # fmt: skip
 
 

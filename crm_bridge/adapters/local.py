@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.adapters.base import CrmAdapter, PermanentDeliveryError
-from qc_service.tenancy.models import Customer
+from qc_service.customers.models import Customer
+from qc_service.db.base import utcnow
 
 OVERTURNED = "overturned"
 
@@ -74,7 +75,9 @@ def _violation_decided(customer: Customer, data: dict[str, Any]) -> None:
 
 
 def _transfer_requested(customer: Customer, data: dict[str, Any]) -> None:
+    # a transfer outranks conversations: later chats of the old owner do not take the customer back
     customer.owner_external_id = data["to_employee"]
+    customer.owner_source, customer.owner_since = "transfer", utcnow()
 
 
 HANDLERS: dict[str, Callable[[Customer, dict[str, Any]], None]] = {

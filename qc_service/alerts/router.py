@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from qc_service.alerts.hub import LocalHub
 from qc_service.identity.policy import Access, Op, Scope, check_tenant
-from qc_service.web.deps import require
+from qc_service.web.deps import require, still_valid
 from qc_service.web.masking import MaskingRoute, mask_value
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=MaskingRoute)
@@ -88,8 +88,8 @@ async def stream_alerts(
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    if await request.is_disconnected():
-                        return
+                    if await request.is_disconnected() or not await still_valid(request):
+                        return  # a revoked token or ended session stops the stream too
                     yield ": keepalive\n\n"
                     continue
                 if in_scope(event, scope) and _wanted(event, None, employee, team):

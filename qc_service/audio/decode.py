@@ -153,3 +153,15 @@ def _unreadable(head: bytes, exc: BaseException) -> str:
     if head[:4] == b"RIFF":
         return f"not a valid WAV file ({detail})"
     return f"not an audio file this system can read ({detail})"
+
+
+def resolve_audio_path(audio: str, *, base_dirs: list[Path]) -> Path:
+    """An absolute path as is; a relative one against the records file's folder or QC_DATA_DIR."""
+    path = Path(audio)
+    if path.is_absolute():
+        return path
+    for base in base_dirs:
+        candidate = base / path
+        if candidate.exists():
+            return candidate
+    return base_dirs[0] / path if base_dirs else path

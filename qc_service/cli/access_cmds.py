@@ -191,6 +191,7 @@ def retention_purge(
         with write_transaction(store.session_factory) as db:
             report = purge(db, days=settings.retention_days, data_dir=settings.data_dir,
                            dry_run=dry_run, actor=os_actor())  # fmt: skip
+        report.delete_files()
     finally:
         store.close()
     verb = "would delete" if dry_run else "deleted"

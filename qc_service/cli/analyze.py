@@ -17,8 +17,8 @@ from rich.progress import Progress
 
 from qc_service.cli.render import print_table
 from qc_service.config import get_settings
-from qc_service.ingest.records import RecordError, parse_record, to_conversation
 from qc_service.pipeline.features import compute_features
+from qc_service.records import RecordError, parse_record, to_conversation
 from qc_service.rules.aggregate import reached
 from qc_service.rules.analysis import Analysis, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet

@@ -263,13 +263,10 @@ def worker(
     loglevel: str = typer.Option("INFO", help="Celery log level"),
 ) -> None:
     """Run a deep-lane worker (Celery, needs QC_BROKER_URL); brings the database to the current
-    schema on start and sweeps for stuck conversations."""
-    from crm_bridge.dispatcher import Dispatcher
-    from crm_bridge.settings import BridgeSettings
+    schema on start, runs the CRM dispatcher and (unless QC_SCHEDULER=off) the scheduler loop."""
+    from qc_service.kernel import build_process
     from qc_service.pipeline.celery_app import create_celery, register_tasks
     from qc_service.pipeline.lanes import CeleryLane
-    from qc_service.pipeline.service import warm_up
-    from qc_service.pipeline.sweep import Sweeper
 
     settings = get_settings()
     if not settings.broker_url:
@@ -280,23 +277,44 @@ def worker(
         # whose ingest raises the alerts (measured: embeddings at normal priority raised the
         # ingest→alert p99 by about half on 2 cores)
         os.nice(settings.worker_nice)
-    store = open_store(settings)
-    warm_up(store)
-    dispatcher = Dispatcher(store.session_factory, BridgeSettings())
-    dispatcher.start()
     celery = create_celery(settings)
-    register_tasks(celery, store)
-    sweeper = Sweeper(store, CeleryLane(celery, settings.celery_queue).submit)
-    sweeper.start()
+    process = build_process(settings, "worker", submit=CeleryLane(celery, settings.celery_queue))
+    from qc_service.pipeline.service import warm_up
+
+    warm_up(process.store)
+    register_tasks(celery, process.store)
+    process.start()
     try:
         celery.worker_main(
             ["worker", "--pool=solo", "--concurrency=1", f"--loglevel={loglevel}", "-Q", settings.celery_queue,
              "--without-gossip", "--without-mingle", "--without-heartbeat"]
         )  # fmt: skip
     finally:
-        sweeper.stop()
-        dispatcher.stop()
-        store.close()
+        process.stop()
+
+
+@app.command()
+def scheduler() -> None:
+    """Run only the scheduler loop (idle chats, stuck conversations, scheduled rule versions,
+    appeal windows, retention): for installations that keep it out of API and worker processes
+    (QC_SCHEDULER=off there). One process at a time does the work (a lease in the database)."""
+    import signal
+    import threading
+
+    from qc_service.kernel import build_process
+
+    process = build_process(get_settings(), "scheduler")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    process.start()
+    Console(stderr=True).print(
+        f"scheduler running as {process.scheduler.holder if process.scheduler else '(off)'}"
+    )
+    try:
+        stop.wait()
+    finally:
+        process.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

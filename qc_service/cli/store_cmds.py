@@ -14,7 +14,8 @@ from rich.table import Table
 
 from qc_service.cli.analyze import read_jsonl
 from qc_service.cli.render import evidence_text
-from qc_service.ingest.service import RecordAnswer, ingest_one
+from qc_service.ingest.service import RecordAnswer
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.service import recent_violations, summary
 from qc_service.store import Store
 

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qc_service.customers.models import Customer
 from qc_service.db.base import Base, CreatedAtMixin, JSONType, TimestampMixin
-from qc_service.tenancy.models import Customer, Employee, Tenant
+from qc_service.tenancy.models import Employee, Tenant
 
 
 class Conversation(TimestampMixin, Base):

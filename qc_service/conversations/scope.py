@@ -11,9 +11,10 @@ from sqlalchemy import ColumnElement, and_, false, select
 from sqlalchemy.orm import Session
 
 from qc_service.conversations.models import Conversation
+from qc_service.customers.models import Customer
 from qc_service.errors import NotFound
 from qc_service.identity.policy import Access, Scope
-from qc_service.tenancy.models import Customer, Employee
+from qc_service.tenancy.models import Employee
 
 
 def conversation_clause(scope: Scope) -> ColumnElement[bool]:

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from qc_service.conversations.models import Conversation, Message
+from qc_service.customers.service import upsert_customer
 from qc_service.db.base import utcnow
 from qc_service.errors import Conflict, NotFound
-from qc_service.ingest.records import MessageIn, RecordIn
+from qc_service.records import MessageIn, RecordIn
 from qc_service.rules import model as rm
-from qc_service.tenancy.service import get_or_create_tenant, upsert_customer, upsert_employee
+from qc_service.tenancy.service import get_or_create_tenant, upsert_employee
 
 Outcome = Literal["accepted", "unchanged"]
 
@@ -82,7 +83,11 @@ def merge_record(*, db_session: Session, record: RecordIn, final: bool, tz: str)
     get_or_create_tenant(db_session=db_session, tenant_id=tenant_id)
     employee = upsert_employee(db_session=db_session, tenant_id=tenant_id, data=record.employee)
     customer = upsert_customer(
-        db_session=db_session, tenant_id=tenant_id, data=record.customer, owner=record.employee.id
+        db_session=db_session,
+        tenant_id=tenant_id,
+        data=record.customer,
+        owner=record.employee.id,
+        seen_at=aware(record.started_at, tz) if record.started_at else None,
     )
     incoming = record.all_messages()
     conv = get_by_external_id(db_session=db_session, tenant_id=tenant_id, external_id=record.id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.schemas import ErrorOut
-from qc_service.conversations.scope import visible_customer
+from qc_service.conversations.scope import conversation_clause, visible_customer
 from qc_service.identity.policy import Op, Scope, allowed
 from qc_service.review.models import Violation
 from qc_service.tagging.models import CustomerTag
@@ -61,7 +61,11 @@ def get_customer_view(
     violations = db.execute(
         select(Violation.rule_id, Violation.status)
         .join(Conversation, Violation.conversation_id == Conversation.id)
-        .where(Conversation.customer_id == customer.id, Violation.status != "overturned")
+        .where(
+            Conversation.customer_id == customer.id,
+            Violation.status != "overturned",
+            conversation_clause(scope),
+        )  # a manager counts only their teams' findings
     ).all()
     return CustomerRead(
         id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,

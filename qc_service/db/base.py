@@ -3,7 +3,7 @@
 Why here: one metadata (with a naming convention, so Alembic can name, find and drop every
 constraint on SQLite and PostgreSQL alike), one JSON type (JSONB on PostgreSQL) and one timestamp
 type (always timezone-aware UTC, on SQLite too) keep the two backends interchangeable. This module
-imports no model module; ``qc_service.db.registry`` does that.
+imports no model module; ``qc_service.schema`` does that.
 """
 
 from __future__ import annotations

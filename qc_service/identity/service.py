@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from qc_service.audit.service import record
 from qc_service.db.base import utcnow
 from qc_service.errors import NotFound, QCError
 from qc_service.identity.models import ApiToken, LoginFailure, User, WebSession
-from qc_service.identity.policy import AuthInvalid, LoginThrottled, Principal, Role
+from qc_service.identity.policy import AuthInvalid, Principal, Role
 
 TOKEN_PREFIX = "qct_"
 THROTTLE_FAILURES = 5
@@ -213,30 +213,48 @@ class NewSession:
     user: User
 
 
-def login(
-    db_session: Session, *, username: str, password: str, source: str | None = None
-) -> NewSession:
-    """Check a password and start a session. The same ``AuthInvalid`` for an unknown user and a
-    wrong password; after ``THROTTLE_FAILURES`` failures in ``THROTTLE_WINDOW``,
-    ``LoginThrottled`` even with the right password, until the window passes.
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    """What a login attempt came to (its audit event and failure count are already written)."""
 
-    Failures are recorded by the caller in a transaction of its own (``record_failure``), since
-    this one raises and rolls back.
+    session: NewSession | None
+    retry_after: int | None = None
+
+
+def login(
+    db_session: Session,
+    *,
+    username: str,
+    password: str,
+    default_tenant: str,
+    source: str | None = None,
+) -> LoginOutcome:
+    """One login attempt, decided and recorded in the caller's transaction.
+
+    The same answer for an unknown user and a wrong password (both verify an argon2 hash); after
+    ``THROTTLE_FAILURES`` failures in ``THROTTLE_WINDOW``, throttled even with the right password
+    until the window passes. Attempts for one username are serialised (an advisory lock on
+    PostgreSQL, SQLite's single writer), so concurrent guesses cannot all pass the count before
+    any failure is written; the failure row commits with the attempt.
     """
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:u))"), {"u": f"login:{username}"}
+        )
     now = utcnow()
-    since = now - THROTTLE_WINDOW
     db_session.execute(delete(LoginFailure).where(LoginFailure.at < now - 2 * THROTTLE_WINDOW))
     failures = db_session.scalars(
-        select(LoginFailure.at).where(LoginFailure.username == username, LoginFailure.at >= since)
+        select(LoginFailure.at).where(LoginFailure.username == username, LoginFailure.at >= now - THROTTLE_WINDOW)
         .order_by(LoginFailure.at)
     ).all()  # fmt: skip
+    user = db_session.scalar(select(User).where(User.username == username))
+    tenant = user.tenant_id if user is not None else default_tenant
     if len(failures) >= THROTTLE_FAILURES:
         oldest = failures[-THROTTLE_FAILURES]
         wait = max(1, int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
-        raise LoginThrottled(f"too many failed logins for {username!r}; try again later",
-                             retry_after=wait)  # fmt: skip
-    user = db_session.scalar(select(User).where(User.username == username))
-    ok = False
+        record(db_session, tenant_id=tenant, actor=username, action="login.failed", entity_type="user",
+               entity_id=username, reason="throttled", after={"source": source})  # fmt: skip
+        return LoginOutcome(None, retry_after=wait)
     try:
         ok = _hasher.verify(
             user.password_hash if user and user.password_hash else _DUMMY_HASH, password
@@ -244,27 +262,16 @@ def login(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None or user.password_hash is None or user.disabled_at is not None:
-        raise AuthInvalid("unknown user or wrong password", field="password")
+        db_session.add(LoginFailure(username=username, at=now))
+        record(db_session, tenant_id=tenant, actor=username, action="login.failed", entity_type="user",
+               entity_id=username, reason="unknown user or wrong password", after={"source": source})  # fmt: skip
+        return LoginOutcome(None)
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     db_session.add(WebSession(session_hash=sha256(secret), user_id=user.id, csrf_token=csrf))
     record(db_session, tenant_id=user.tenant_id, actor=username, action="login",
            entity_type="user", entity_id=username, after={"source": source})  # fmt: skip
-    return NewSession(secret, csrf, user)
-
-
-def record_failure(
-    db_session: Session, *, username: str, tenant_id: str, source: str | None
-) -> None:
-    """Count a failed login for the throttle and audit it (its own transaction)."""
-    db_session.add(LoginFailure(username=username))
-    record(db_session, tenant_id=tenant_id, actor=username, action="login.failed",
-           entity_type="user", entity_id=username, after={"source": source})  # fmt: skip
-
-
-def tenant_of(db_session: Session, username: str, default: str) -> str:
-    """The user's tenant for the audit of a failed login (``default`` for unknown names)."""
-    return db_session.scalar(select(User.tenant_id).where(User.username == username)) or default
+    return LoginOutcome(NewSession(secret, csrf, user))
 
 
 def authenticate_session(db_session: Session, secret: str, *, idle: timedelta) -> Principal:

@@ -7,6 +7,7 @@ lines are checked (the agent's warning); whole-conversation analysis runs on the
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,9 +23,8 @@ from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 from qc_service.errors import QCError, RecordInvalid
 from qc_service.identity.policy import TenantMismatch
-from qc_service.ingest.records import MessageIn, RecordError, parse_record
 from qc_service.ingest.service import RecordAnswer, rejected
-from qc_service.pipeline.hot import run_hot_lane
+from qc_service.records import MessageIn, RecordError, parse_record, server_owned_field
 from qc_service.rulesets.service import ensure_builtin_pack
 from qc_service.runtime import Runtime
 
@@ -47,6 +47,12 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
             return rejected(None, TenantMismatch(f"tenant {named!r} is not the tenant of this "
                                                  "credential", field="tenant", record_id=rid), rid)  # fmt: skip
         data = {**data, "tenant": tenant}
+        audio_error = _foreign_audio(data, tenant)
+        if audio_error is not None:
+            rid = data.get("id") if isinstance(data.get("id"), str) else None
+            return rejected(
+                None, RecordInvalid(audio_error, field="call.audio", record_id=rid), rid
+            )
     try:
         record = parse_record(data)
     except RecordError as exc:
@@ -61,7 +67,7 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
             events: list[dict[str, Any]] = []
             if merged.outcome == "accepted":
                 new_ids = {m.external_id for m in merged.new_messages}
-                events = run_hot_lane(
+                events = runtime.lane.hot(
                     db_session=db_session, conv=merged.conversation, new_message_ids=new_ids
                 )
                 _lease(runtime, merged.conversation)
@@ -79,8 +85,29 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
     return answer
 
 
+def _foreign_audio(data: dict[str, Any], tenant: str) -> str | None:
+    """Why an API record's ``call.audio`` is refused, or None. Over HTTP a recording must lie in
+    the tenant's own folder of ``QC_DATA_DIR`` (``<tenant>/…``, as uploads are stored): no
+    absolute path, no ``..``, nothing of another tenant's or of the server's other files."""
+    call = data.get("call")
+    audio = call.get("audio") if isinstance(call, dict) else None
+    if not isinstance(audio, str) or not audio:
+        return None
+    parts = PurePosixPath(audio.replace("\\", "/")).parts
+    if PurePosixPath(audio).is_absolute() or ":" in (parts[0] if parts else "") or ".." in parts:
+        return f"must be a relative path inside QC_DATA_DIR/{tenant}/ (got {audio!r})"
+    if not parts or parts[0] != tenant or len(parts) < 2:
+        return f"must lie in the tenant's own folder: {tenant}/… (got {audio!r})"
+    return None
+
+
 def parse_messages(data: Any, record_id: str) -> list[MessageIn]:
     """Validate ``{"messages": [...]}`` items, naming the failing field."""
+    owned = server_owned_field({"messages": data}) if isinstance(data, list) else None
+    if owned is not None:
+        raise RecordInvalid(
+            "set by the service; a message may not carry it", field=owned, record_id=record_id
+        )
     try:
         return _MESSAGES.validate_python(data)
     except ValidationError as exc:
@@ -103,7 +130,7 @@ def append(runtime: Runtime, *, tenant: str, conversation_id: str, messages: Any
         if rows:
             conv.closed = False
             mark_changed(conv)
-            events = run_hot_lane(
+            events = runtime.lane.hot(
                 db_session=db_session, conv=conv, new_message_ids={m.external_id for m in rows}
             )
             _lease(runtime, conv)

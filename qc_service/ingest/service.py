@@ -1,4 +1,5 @@
-"""Ingest records: validate, store (each record in its own transaction), then analyse.
+"""Ingest records: validate and store each record in its own transaction (``store_record``);
+``pipeline.files.ingest_one`` then analyses it in the calling process (``qc ingest``).
 
 Why one transaction per record: a bad record in a batch is rejected with its id and field, and
 nothing already accepted is lost. Storing commits before analysis starts, so a crash during
@@ -7,15 +8,13 @@ analysis leaves a ``pending`` conversation that a re-run (or the sweep) picks up
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from qc_service.conversations.service import merge_record
 from qc_service.db.session import write_transaction
 from qc_service.errors import QCError
-from qc_service.ingest.records import RecordError, parse_record
-from qc_service.pipeline.service import analyze_conversation
+from qc_service.records import RecordError, parse_record
 from qc_service.rulesets.service import ensure_builtin_pack
 from qc_service.store import Store
 
@@ -52,12 +51,15 @@ def rejected(line: int | None, err: QCError | RecordError, record_id: str | None
     return RecordAnswer(record_id, "rejected", line, error)
 
 
-def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool) -> RecordAnswer:
-    """Validate, store and analyse one record."""
+def store_record(
+    store: Store, data: Any, *, line: int | None = None, final: bool
+) -> tuple[RecordAnswer, int | None]:
+    """Validate and store one record in its own transaction; the answer, and the conversation's
+    id when it changed and needs analysing (the caller hands it to a lane)."""
     try:
         record = parse_record(data, line=line)
     except RecordError as exc:
-        return rejected(line, exc, exc.record_id)
+        return rejected(line, exc, exc.record_id), None
     try:
         with write_transaction(store.session_factory) as db_session:
             ensure_builtin_pack(db_session=db_session, tenant_id=record.tenant)
@@ -67,24 +69,5 @@ def ingest_one(store: Store, data: Any, *, line: int | None = None, final: bool)
             pk = merged.conversation.id
             outcome = merged.outcome
     except QCError as exc:
-        return rejected(line, exc, record.id)
-    answer = RecordAnswer(record.id, outcome, line)
-    if outcome == "accepted":
-        analysis = analyze_conversation(
-            session_factory=store.session_factory, conversation_pk=pk, settings=store.settings
-        )
-        answer.conversation_status = "failed" if analysis is None else "analysed"
-        if analysis is not None:
-            answer.findings = {
-                "violations": len(analysis.violations),
-                "tags": len(analysis.tags),
-                "errors": len(analysis.errors),
-            }
-    return answer
-
-
-def ingest_many(
-    store: Store, items: Iterable[tuple[int | None, Any]], *, final: bool
-) -> list[RecordAnswer]:
-    """Ingest ``(line, data)`` items in order; each answer stands on its own."""
-    return [ingest_one(store, data, line=line, final=final) for line, data in items]
+        return rejected(line, exc, record.id), None
+    return RecordAnswer(record.id, outcome, line), pk if outcome == "accepted" else None

@@ -17,8 +17,8 @@ from sqlalchemy import JSON, Connection
 
 from qc_service.config import get_settings
 from qc_service.db.base import UTCDateTime
-from qc_service.db.registry import metadata
 from qc_service.db.session import make_engine
+from qc_service.schema import metadata
 
 config = context.config
 

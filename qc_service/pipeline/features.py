@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qc_service.audio.decode import resolve_audio_path
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import Segment, analyze_call, decode
 from qc_service.config import Settings
@@ -30,18 +31,6 @@ _sentiment_model: SentimentModel | None = None
 _sentiment_lock = threading.Lock()
 _encoders: dict[str, tuple[CachedEncoder, Calibration]] = {}
 _encoder_lock = threading.Lock()
-
-
-def resolve_audio_path(audio: str, *, base_dirs: list[Path]) -> Path:
-    """An absolute path as is; a relative one against the records file's folder or QC_DATA_DIR."""
-    path = Path(audio)
-    if path.is_absolute():
-        return path
-    for base in base_dirs:
-        candidate = base / path
-        if candidate.exists():
-            return candidate
-    return base_dirs[0] / path if base_dirs else path
 
 
 def audio_features(

@@ -15,7 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from celery import Celery
+from sqlalchemy.orm import Session
 
+from qc_service.pipeline.hot import run_hot_lane
 from qc_service.pipeline.service import run_deep
 from qc_service.store import Store
 
@@ -35,7 +37,17 @@ class DeepLane(Protocol):
         """Stop accepting work (finish what is running)."""
 
 
-class InProcessLane:
+class HotLane:
+    """The hot lane as the ``runtime.Lane`` interface offers it to the ingest domain."""
+
+    def hot(
+        self, *, db_session: Session, conv: Any, new_message_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """Hot rules on the new messages, in the caller's transaction (``pipeline.hot``)."""
+        return run_hot_lane(db_session=db_session, conv=conv, new_message_ids=new_message_ids)
+
+
+class InProcessLane(HotLane):
     """Runs deep analysis on one background thread of this process."""
 
     def __init__(
@@ -60,7 +72,7 @@ class InProcessLane:
         self._pool.shutdown(wait=True)
 
 
-class CeleryLane:
+class CeleryLane(HotLane):
     """Sends the id to the Celery queue; ``qc worker`` runs it."""
 
     def __init__(self, app: Celery, queue: str) -> None:

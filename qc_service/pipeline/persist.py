@@ -18,12 +18,11 @@ from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.pipeline.actions import on_violation_opened
-from qc_service.review.models import Evidence, Score, Violation
+from qc_service.review.models import Evidence, Violation
+from qc_service.review.scoring import save_score
 from qc_service.rules.analysis import Analysis, TagFinding
 from qc_service.rules.compiled import RuleSet
 from qc_service.rules.model import Evidence as Ev
-from qc_service.rules.model import ScoreItem
-from qc_service.rules.scorecard import score_items
 from qc_service.tagging.service import add_tag, record_aggregate_hits, replace_in_group
 
 FROZEN = frozenset({"appealed", "upheld", "overturned", "confirmed"})
@@ -81,31 +80,6 @@ def save_violations(
                 seen.add(_key(ev))
     db_session.flush()
     return created
-
-
-def save_score(db_session: Session, conv: Conversation, pass_mark: int, *, complete: bool) -> Score:
-    """Recompute the score from the violations that stand (overturned ones give points back)."""
-    standing = db_session.scalars(
-        select(Violation)
-        .where(Violation.conversation_id == conv.id, Violation.status != "overturned")
-        .order_by(Violation.id)
-    ).all()
-    items = [ScoreItem(v.rule_id, v.deduct, v.fatal) for v in standing if v.deduct or v.fatal]
-    result = score_items(items, pass_mark, complete=complete)
-    row = db_session.scalars(select(Score).where(Score.conversation_id == conv.id)).one_or_none()
-    if row is None:
-        row = Score(conversation_id=conv.id)
-        db_session.add(row)
-    row.score, row.pass_mark, row.passed, row.complete = (
-        result.score,
-        result.pass_mark,
-        result.passed,
-        result.complete,
-    )
-    row.items = [i.to_dict() for i in result.items]
-    row.computed_at = utcnow()
-    db_session.flush()
-    return row
 
 
 def save_tags(

@@ -2,7 +2,7 @@
 
 Why its own domain: a purge crosses conversations, review, alerts and tagging; none of those
 should import the others for it. What goes: the conversation, its messages, audio files under
-``QC_DATA_DIR``, violations with their evidence and appeals, scores, alerts. What stays: the
+``QC_DATA_DIR`` (after the commit: ``PurgeReport.delete_files``), violations with their evidence and appeals, scores, alerts. What stays: the
 customer and their tags, whose evidence entries pointing at a purged conversation are marked
 ``已按保留期删除``, and the audit trail. A conversation with an open appeal is kept until decided.
 """
@@ -40,6 +40,14 @@ class PurgeReport:
     audio_files: int = 0
     kept_for_appeal: int = 0
     by_tenant: dict[str, int] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    """Audio files of purged conversations: deleted by ``delete_files`` after the commit."""
+
+    def delete_files(self) -> None:
+        """Remove the purged conversations' audio (call after the purge's transaction commits)."""
+        if not self.dry_run:
+            for path in self.files:
+                path.unlink(missing_ok=True)
 
     def to_dict(self) -> dict[str, Any]:
         """For the audit event and the CLI."""
@@ -97,8 +105,7 @@ def purge(db_session: Session, *, days: int, data_dir: Path, dry_run: bool, acto
                 path = Path(audio) if Path(audio).is_absolute() else data_dir / audio
                 if path.is_file() and data_dir.resolve() in path.resolve().parents:
                     report.audio_files += 1
-                    if not dry_run:
-                        path.unlink(missing_ok=True)
+                    report.files.append(path)
         if dry_run:
             continue
         db_session.execute(delete(Alert).where(Alert.conversation_id.in_(ids)))

@@ -19,9 +19,9 @@ from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.errors import InvalidTransition, NotFound, QCError
-from qc_service.pipeline.persist import save_score
 from qc_service.review.enums import DECIDED, TRANSITIONS, ViolationStatus
 from qc_service.review.models import Appeal, Score, Violation
+from qc_service.review.scoring import save_score
 from qc_service.rules.model import SEVERITIES
 
 

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session, selectinload
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.scope import conversation_clause
+from qc_service.customers.models import Customer
 from qc_service.errors import NotFound
 from qc_service.identity.policy import Scope
 from qc_service.review.enums import PENDING
 from qc_service.review.models import Score, Violation
 from qc_service.rules.backtest import wilson_interval
-from qc_service.tenancy.models import Customer, Employee
+from qc_service.tenancy.models import Employee
 
 CONTEXT_MESSAGES = 2
 """Messages shown before and after an evidence message."""

@@ -18,6 +18,9 @@ _DIGITISH = re.compile(
     r"[\d⁰¹²³⁴-⁹₀-₉①-⒛❶-➓⓪-⓿㈠-㈩㊀-㊉零〇一壹幺二贰三叁四肆五伍六陆七柒八捌九玖]"
 )
 _MIN_DIGITS = 5
+DIGITISH, MIN_DIGITS = _DIGITISH, _MIN_DIGITS
+"""What counts as a digit (any script the detector folds) and how many a number needs: the
+maskers' cheap pre-check must agree with the detector."""
 _RUN = re.compile(r"[0-9](?:[ \t\u3000\-–—._·/]{0,3}[0-9])*")
 _QQ_CUE = re.compile(r"(?:q\W{0,2}q|扣扣|企鹅|q号)\W{0,4}$")
 _WECHAT = re.compile(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from qc_service.audit.models import AuditEvent
 from qc_service.db.base import utcnow
 from qc_service.errors import NotFound, QCError, RuleInvalid
-from qc_service.ingest.records import RecordError, parse_record, to_conversation
+from qc_service.records import RecordError, parse_record, to_conversation
 from qc_service.rules.analysis import analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 from qc_service.rules.errors import RuleValidationError

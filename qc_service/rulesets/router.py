@@ -14,7 +14,7 @@ from qc_service.audit.service import record
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
-from qc_service.errors import QCError
+from qc_service.errors import QCError, RuleInvalid
 from qc_service.identity.policy import Op, Scope
 from qc_service.rulesets import authoring, history
 from qc_service.rulesets.service import active_ruleset
@@ -116,7 +116,10 @@ async def publish_rules(
 ) -> list[PublishResult]:
     """A YAML or JSON rule document (RULES.md); every changed rule gets a new immutable version,
     an identical one none. Invalid documents are refused whole with the rule id and key path."""
-    text = (await request.body()).decode("utf-8")
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RuleInvalid("the rule document must be UTF-8 text") from None
     with write_transaction(store.session_factory) as db:
         out = authoring.publish_text(
             db_session=db, tenant_id=scope.tenant_id, text=text, source="api", actor=user.username

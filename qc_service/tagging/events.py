@@ -9,10 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from qc_service.ingest.records import CustomerIn
+from qc_service.customers.service import upsert_customer
+from qc_service.records import CustomerIn
 from qc_service.rules.compiled import RuleSet
 from qc_service.tagging.service import add_tag, remove_tag, replace_in_group
-from qc_service.tenancy.service import get_or_create_tenant, upsert_customer
+from qc_service.tenancy.service import get_or_create_tenant
 
 
 class GroupEventIn(BaseModel):

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qc_service.customers.models import Customer
 from qc_service.db.base import Base, JSONType, utcnow
-from qc_service.tenancy.models import Customer, Tenant
+from qc_service.tenancy.models import Tenant
 
 
 class CustomerTag(Base):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from qc_service.audit.service import record
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.conversations.scope import visible_customer
 from qc_service.db.session import write_transaction
@@ -57,6 +58,9 @@ def delete_tag(
             reason="removed by hand",
         ):
             raise NotFound(f"customer {customer_id!r} has no tag {tag!r}", record_id=customer_id)
+        record(db, tenant_id=scope.tenant_id, actor=user.username, action="tag.removed",
+               entity_type="customer", entity_id=customer_id, reason="removed by hand",
+               before={"tag": tag})  # fmt: skip
 
 
 @router.post("/v1/events", summary="Group join/leave events")

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.outbox.service import enqueue
+from qc_service.customers.models import Customer
 from qc_service.db.base import utcnow
 from qc_service.rules.aggregate import reached
 from qc_service.rules.analysis import AggregateHit
 from qc_service.tagging.models import CustomerTag, TagHit
-from qc_service.tenancy.models import Customer
 
 MAX_TAG_EVIDENCE = 20
 

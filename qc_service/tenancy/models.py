@@ -1,4 +1,4 @@
-"""ORM models for tenants, employees and customers.
+"""ORM models for tenants and employees (customers: ``qc_service.customers.models``).
 
 Why a tenant table: every row of every domain belongs to one tenant; rule sets, settings and CRM
 adapters are chosen per tenant as data. Employees and customers are keyed by the tenant's own ids
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qc_service.db.base import Base, JSONType, TimestampMixin, utcnow
@@ -41,30 +41,5 @@ class Employee(TimestampMixin, Base):
     team: Mapped[str | None] = mapped_column(String(255))
     supervisor_external_id: Mapped[str | None] = mapped_column(String(255))
     extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-
-    tenant: Mapped[Tenant] = relationship()
-
-
-class Customer(TimestampMixin, Base):
-    """A customer as the tenant identifies them; phone/unionid/crm_id link them to the CRM."""
-
-    __tablename__ = "customers"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_customers_phone", "phone"),
-        Index("ix_customers_unionid", "unionid"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    external_id: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(64))
-    unionid: Mapped[str | None] = mapped_column(String(128))
-    crm_id: Mapped[str | None] = mapped_column(String(255))
-    owner_external_id: Mapped[str | None] = mapped_column(String(255))
-    """External id of the employee who owns the customer (CRM owner), if known."""
-    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    violation_summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     tenant: Mapped[Tenant] = relationship()

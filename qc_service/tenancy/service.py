@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qc_service.ingest.records import CustomerIn, EmployeeIn
-from qc_service.tenancy.models import Customer, Employee, Tenant
+from qc_service.records import CustomerIn, EmployeeIn
+from qc_service.tenancy.models import Employee, Tenant
 
 
 def get_or_create_tenant(*, db_session: Session, tenant_id: str) -> Tenant:
@@ -19,7 +19,7 @@ def get_or_create_tenant(*, db_session: Session, tenant_id: str) -> Tenant:
     return tenant
 
 
-def _extra(model: EmployeeIn | CustomerIn) -> dict[str, object]:
+def extra_fields(model: EmployeeIn | CustomerIn) -> dict[str, object]:
     return dict(model.model_extra or {})
 
 
@@ -38,35 +38,6 @@ def upsert_employee(*, db_session: Session, tenant_id: str, data: EmployeeIn) ->
     if data.supervisor_id is not None:
         emp.supervisor_external_id = data.supervisor_id
     if data.model_extra:
-        emp.extra = {**(emp.extra or {}), **_extra(data)}
+        emp.extra = {**(emp.extra or {}), **extra_fields(data)}
     db_session.flush()
     return emp
-
-
-def upsert_customer(
-    *, db_session: Session, tenant_id: str, data: CustomerIn, owner: str | None
-) -> Customer:
-    """Create or refresh a customer; the first employee seen becomes the owner if none is known."""
-    cust = db_session.scalars(
-        select(Customer).where(Customer.tenant_id == tenant_id, Customer.external_id == data.id)
-    ).one_or_none()
-    if cust is None:
-        cust = Customer(tenant_id=tenant_id, external_id=data.id, extra={}, violation_summary={})
-        db_session.add(cust)
-    for attr in ("name", "phone", "unionid", "crm_id"):
-        value = getattr(data, attr)
-        if value is not None:
-            setattr(cust, attr, value)
-    if cust.owner_external_id is None:
-        cust.owner_external_id = owner
-    if data.model_extra:
-        cust.extra = {**(cust.extra or {}), **_extra(data)}
-    db_session.flush()
-    return cust
-
-
-def get_customer(*, db_session: Session, tenant_id: str, external_id: str) -> Customer | None:
-    """A customer by the tenant's id."""
-    return db_session.scalars(
-        select(Customer).where(Customer.tenant_id == tenant_id, Customer.external_id == external_id)
-    ).one_or_none()

@@ -92,6 +92,15 @@ async def current_user(request: Request) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
+async def still_valid(request: Request) -> bool:
+    """Whether the request's credential still works (long-lived streams re-check it)."""
+    try:
+        await run_in_threadpool(_authenticate, request)
+    except (AuthInvalid, AuthRequired):
+        return False
+    return True
+
+
 def _audit_reveal(request: Request, principal: Principal, op: Op) -> None:
     with write_transaction(request.app.state.store.session_factory) as db_session:
         record(db_session, tenant_id=principal.tenant_id, actor=principal.username,

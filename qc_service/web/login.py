@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from qc_service.db.session import write_transaction
 from qc_service.identity import service
-from qc_service.identity.policy import AuthInvalid, Op, Scope
+from qc_service.identity.policy import AuthInvalid, LoginThrottled, Op, Scope
 from qc_service.web.deps import SESSION_COOKIE, CurrentUser, require
 from qc_service.web.masking import MaskingRoute
 
@@ -46,14 +46,15 @@ def login(
     """Start a session: 303 to the role's home page with the ``qc_session`` cookie."""
     store = request.app.state.store
     source = request.client.host if request.client else None
-    try:
-        with write_transaction(store.session_factory) as db_session:
-            new = service.login(db_session, username=username, password=password, source=source)
-    except AuthInvalid:
-        with write_transaction(store.session_factory) as db_session:
-            tenant = service.tenant_of(db_session, username, store.settings.default_tenant)
-            service.record_failure(db_session, username=username, tenant_id=tenant, source=source)
-        raise
+    with write_transaction(store.session_factory) as db_session:
+        outcome = service.login(db_session, username=username, password=password, source=source,
+                                default_tenant=store.settings.default_tenant)  # fmt: skip
+    if outcome.retry_after is not None:
+        raise LoginThrottled(f"too many failed logins for {username!r}; try again later",
+                             retry_after=outcome.retry_after)  # fmt: skip
+    if outcome.session is None:
+        raise AuthInvalid("unknown user or wrong password", field="password")
+    new = outcome.session
     response = RedirectResponse(HOME.get(new.user.role, "/"), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, new.secret, httponly=True, samesite="lax",

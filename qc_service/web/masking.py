@@ -18,14 +18,21 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from qc_service.rules.contact import is_identifier_key, mask_pii, mask_pii_value, mask_text_value
+from qc_service.rules.contact import (
+    DIGITISH,
+    MIN_DIGITS,
+    is_identifier_key,
+    mask_pii,
+    mask_pii_value,
+    mask_text_value,
+)
 
 _STRING = re.compile(
     r'"(?P<key>(?:[^"\\]|\\.)*)"(?P<colon>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*")?'
     r'|(?P<lone>"(?:[^"\\]|\\.)*")'
 )
 _ISO_TIME = re.compile(r'"\d{4}-\d\d-\d\d(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?"')
-_DIGITISH_OR_AT = re.compile(r"[\d@一二三四五六七八九零〇壹贰叁肆伍陆柒捌玖幺①-⒛]")
+_DIGITISH_OR_AT = DIGITISH
 _SECRETS = re.compile(r"(qct_)[A-Za-z0-9_\-]{8,}|(Bearer\s+)\S+", re.IGNORECASE)
 
 
@@ -44,7 +51,7 @@ def _mask_match(m: re.Match[str]) -> str:
 def _mask_literal(literal: str) -> str:
     if len(literal) < 7 or _ISO_TIME.fullmatch(literal):
         return literal
-    if len(_DIGITISH_OR_AT.findall(literal)) < 5 and "@" not in literal:
+    if "@" not in literal and len(_DIGITISH_OR_AT.findall(literal)) < MIN_DIGITS:
         return literal
     value = json.loads(literal)
     masked = mask_text_value(value)

@@ -19,7 +19,7 @@ from qc_service.audit.models import AuditEvent
 from qc_service.audit.service import record, verify_chain
 from qc_service.config import Settings
 from qc_service.db.session import write_transaction
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.store import Store, open_store
 
 
@@ -135,3 +135,29 @@ def test_an_act_whose_event_cannot_be_written_does_not_happen(
             db_session=db, tenant_id="default", rule_id="redline.red-packet"
         )
         assert rule.enabled
+
+
+def test_events_written_before_the_chain_existed_are_chained_by_the_migration(db_url: str) -> None:
+    from alembic import command
+
+    from qc_service.db.migrate import alembic_config, upgrade_to_head
+    from qc_service.db.session import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0005")
+            for i in range(3):
+                connection.execute(text(
+                    "INSERT INTO audit_events (tenant_id, entity_type, entity_id, action, actor, before, after, created_at) "
+                    "VALUES ('default', 'rule', :i, 'published', 'admin', NULL, :after, CURRENT_TIMESTAMP)"
+                ), {"i": str(i), "after": '{"version": 1, "source": "api"}'})  # fmt: skip
+        upgrade_to_head(engine)
+        with make_session_factory(engine)() as db:
+            report = verify_chain(db)
+            assert (report.intact, report.count) == (True, 3)
+            record(db, tenant_id="default", actor="a", action="after", entity_type="x", entity_id=1)
+            db.commit()
+            assert verify_chain(db).count == 4 and verify_chain(db).intact
+    finally:
+        engine.dispose()

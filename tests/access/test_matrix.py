@@ -16,8 +16,8 @@ import pytest
 from factories import RED, bearer, chat
 from fastapi.testclient import TestClient
 
-from qc_service.ingest.service import ingest_one
 from qc_service.main import PUBLIC, api_routes, create_app, route_operation
+from qc_service.pipeline.files import ingest_one
 from qc_service.store import Store
 
 ROLES = ("admin", "manager", "reviewer", "agent", "sales", "integration")

@@ -9,7 +9,7 @@ import pytest
 from factories import bearer, chat
 from fastapi.testclient import TestClient
 
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.rules.contact import mask_pii
 from qc_service.store import Store
 from qc_service.web.masking import clean_log_text, install_log_masking, mask_json_text

@@ -151,7 +151,7 @@ def test_api_stage_error_clip_chart_and_upload(audio_client: Any) -> None:
         ).status_code
         == 200
     )
-    record = _record("missing.wav")
+    record = _record("default/missing.wav")
     record["closed"] = True
     client.post("/v1/conversations", json={"records": [record]})
     client.app.state.runtime.lane.drain()

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.outbox.models import OutboxEvent
 from crm_bridge.settings import BridgeSettings
+from qc_service.customers.models import Customer
 from qc_service.db.session import write_transaction
-from qc_service.tenancy.models import Customer, Tenant
+from qc_service.tenancy.models import Tenant
 
 SECRET = "s3cret-密钥"
 TENANT = "default"

@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from crm_bridge.dispatcher import dispatch_once
 from crm_bridge.signing import verify_signature
+from qc_service.customers.models import Customer
 from qc_service.db.session import write_transaction
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.review import flows
 from qc_service.review.models import Violation
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.service import publish
 from qc_service.store import Store
-from qc_service.tenancy.models import Customer
 
 RULES = """
 rules:

@@ -17,8 +17,8 @@ from crm_bridge.adapters import AdapterPool, CrmAdapter, RetryableDeliveryError
 from crm_bridge.adapters.recording import RecordingAdapter
 from crm_bridge.dispatcher import Dispatcher, dispatch_once, retry_delay
 from crm_bridge.settings import BridgeSettings
+from qc_service.customers.models import Customer
 from qc_service.db.base import utcnow
-from qc_service.tenancy.models import Customer
 
 SETTINGS = bridge_settings(crm_adapter="recording")
 

@@ -14,8 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, select
 
 from qc_service.db.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
-from qc_service.db.registry import metadata
 from qc_service.db.session import make_engine
+from qc_service.schema import metadata
 from qc_service.tenancy.models import Tenant
 
 REVISIONS = [

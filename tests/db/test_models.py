@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from crm_bridge.outbox.models import OutboxEvent
 from qc_service.conversations.models import Conversation, Message
+from qc_service.customers.models import Customer
 from qc_service.db.migrate import upgrade_to_head
 from qc_service.db.session import make_engine, make_session_factory
 from qc_service.review.models import Evidence, Violation
 from qc_service.rulesets.models import Rule, RuleVersion, RuleVersionImmutableError
 from qc_service.tagging.models import CustomerTag
-from qc_service.tenancy.models import Customer, Employee, Tenant
+from qc_service.tenancy.models import Employee, Tenant
 
 TRICKY_TEXT = '李女士说："加我微信，发你红包🧧" \\ \'单引号\' \n 第二行\t"引号"'
 """Chinese, emoji, full-width and ASCII quotes, a backslash, a newline and a tab."""

@@ -9,11 +9,11 @@ import pytest
 from factories import bearer
 from fastapi.testclient import TestClient
 
-from qc_service.ingest.service import ingest_one
 from qc_service.insights.router import router
 from qc_service.main import create_app
 from qc_service.nlp.keywords import hot_words
 from qc_service.nlp.tokenizer import get_tokenizer
+from qc_service.pipeline.files import ingest_one
 from qc_service.store import Store
 
 A = ["我要退款，什么时候退款到账？", "退款申请提交了吗", "课程不好，退款", "退款太慢了"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -13,7 +14,7 @@ from qc_service.alerts.models import Alert
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
-from qc_service.pipeline.sweep import sweep
+from qc_service.jobs.scheduler import Scheduler
 from qc_service.review.models import Evidence, Violation
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.service import publish
@@ -117,19 +118,21 @@ def test_close_then_append_reopens(client: TestClient, store: Store) -> None:
     assert conv_row(store).status == "analysed"
 
 
-def test_idle_chats_are_closed_by_the_sweep(client: TestClient, store: Store) -> None:
+def test_idle_chats_are_closed_by_the_scheduler(client: TestClient, store: Store) -> None:
     start_chat(client)
     drain(client)
     with store.session_factory() as s, s.begin():
         s.execute(update(Conversation).values(last_message_at=utcnow() - timedelta(minutes=31)))
     submitted: list[int] = []
-    result = sweep(store, submitted.append, holder=client.app.state.sweeper.holder)  # type: ignore[attr-defined]
-    assert result.ran and result.closed == [conv_row(store).id] and submitted == result.closed
+    holder = client.app.state.scheduler.holder  # type: ignore[attr-defined]
+    result = Scheduler(store, submitted.append, holder=holder).tick()
+    closed = result.results["conversations.close_idle"]["closed"]
+    assert result.ran and closed == [conv_row(store).id] and submitted == closed
     assert (conv_row(store).closed, conv_row(store).status) == (True, "pending")
 
 
-def test_sweep_requeues_stuck_conversations_and_only_one_sweeper_runs(store: Store) -> None:
-    from qc_service.ingest.service import ingest_one
+def test_stuck_conversations_are_requeued_and_only_one_scheduler_runs(store: Store) -> None:
+    from qc_service.pipeline.files import ingest_one
 
     ingest_one(store, {"id": "c1", "channel": "im", "employee": {"id": "e1"}, "customer": {"id": "u"},
                        "messages": [{"id": "m1", "role": "agent", "text": "hi"}]}, final=True)  # fmt: skip
@@ -139,11 +142,20 @@ def test_sweep_requeues_stuck_conversations_and_only_one_sweeper_runs(store: Sto
                 status="pending", lease_until=utcnow() - timedelta(seconds=1)
             )
         )
+
+    def requeued(result: Any) -> list[int]:
+        return result.results["pipeline.requeue_stuck"]["requeued"]
+
     first: list[int] = []
-    assert sweep(store, first.append, holder="a").requeued == [conv_row(store, "c1").id]
-    assert sweep(store, first.append, holder="b").ran is False  # a's lease is still valid
+    assert requeued(Scheduler(store, first.append, holder="a").tick()) == [conv_row(store, "c1").id]
+    assert first == [conv_row(store, "c1").id]  # submitted after the job's commit
+    assert (
+        Scheduler(store, first.append, holder="b").tick().ran is False
+    )  # a's lease is still valid
     again: list[int] = []
-    assert sweep(store, again.append, holder="a").requeued == []  # its own lease was renewed
+    assert (
+        requeued(Scheduler(store, again.append, holder="a").tick()) == []
+    )  # its own lease was renewed
 
 
 def test_mixed_rule_alerts_on_its_lexical_branch_and_the_deep_lane_adds_evidence(

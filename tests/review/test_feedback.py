@@ -19,8 +19,8 @@ from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
 from qc_service.db.session import write_transaction
 from qc_service.errors import NotFound
-from qc_service.ingest.service import ingest_one
 from qc_service.main import create_app
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.feedback import TrainResult, train_feedback
 from qc_service.review.models import FeedbackModelVersion, Violation
 from qc_service.rules.backtest import wilson_interval

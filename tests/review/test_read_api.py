@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from qc_service.config import Settings
 from qc_service.demo import DEMO_FILE
-from qc_service.ingest.service import ingest_one
 from qc_service.main import create_app
+from qc_service.pipeline.files import ingest_one
 from qc_service.store import Store, open_store
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from qc_service.db.base import utcnow
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.enums import TRANSITIONS, ViolationStatus
 from qc_service.review.models import Violation
 from qc_service.store import Store
@@ -121,17 +121,17 @@ def test_uphold_may_change_severity_and_is_audited(client: TestClient, store: St
     assert client.get("/v1/conversations/c1").json()["score"]["score"] == 80
 
 
-def test_appeal_window_closes_and_the_sweep_confirms(client: TestClient, store: Store) -> None:
-    from qc_service.pipeline.sweep import sweep
+def test_appeal_window_closes_and_the_scheduler_confirms(client: TestClient, store: Store) -> None:
+    from qc_service.jobs.scheduler import Scheduler
 
     vid = _violation(store)
-    # the app's own sweeper (it sweeps once at start) must not confirm before the refused appeal
-    client.app.state.sweeper.stop()  # type: ignore[attr-defined]
+    # the app's own scheduler (it ticks once at start) must not confirm before the refused appeal
+    client.app.state.scheduler.stop()  # type: ignore[attr-defined]
     with store.session_factory() as s, s.begin():
         s.execute(update(Violation).values(created_at=utcnow() - timedelta(days=8)))
     r = _move(client, vid, S.APPEALED)
     assert r.status_code == 409 and "appeal window" in r.json()["error"]["message"]
-    sweep(store, lambda _pk: None, holder=client.app.state.sweeper.holder)  # type: ignore[attr-defined]
+    Scheduler(store, lambda _pk: None, holder=client.app.state.scheduler.holder).tick()  # type: ignore[attr-defined]
     body = client.get(f"/v1/violations/{vid}").json()
     assert body["status"] == "confirmed" and body["history"][-1]["actor"] == "system"
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import conv, rules
 
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.rules.analysis import analyze
 from qc_service.rules.errors import RuleValidationError
 from qc_service.rules.loader import load_rules_data

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from qc_service.db.base import utcnow
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.models import Violation
 from qc_service.store import Store
 
@@ -99,9 +99,9 @@ def test_versions_enable_disable_schedule_and_export(client: TestClient, store: 
             .where(Rule.rule_id == "promo.cashback")
             .values(scheduled_at=utcnow() - timedelta(seconds=1))
         )
-    from qc_service.pipeline.sweep import sweep
+    from qc_service.jobs.scheduler import Scheduler
 
-    sweep(store, lambda _pk: None, holder=client.app.state.sweeper.holder)  # type: ignore[attr-defined]
+    Scheduler(store, lambda _pk: None, holder=client.app.state.scheduler.holder).tick()  # type: ignore[attr-defined]
     cashback = next(r for r in client.get("/v1/rules").json() if r["rule_id"] == "promo.cashback")
     assert (cashback["current_version"], cashback["scheduled_version"]) == (1, None)
     assert client.post("/v1/rules/promo.cashback/disable").json()["enabled"] is False

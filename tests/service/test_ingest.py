@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from crm_bridge.outbox.models import OutboxEvent
 from qc_service.conversations.models import Conversation, Message
 from qc_service.conversations.service import get_by_external_id
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.models import Evidence, Score, Violation
 from qc_service.rulesets.models import Rule, RuleVersion
 from qc_service.store import Store

@@ -9,7 +9,7 @@ from factories import record
 from sqlalchemy import select
 
 from qc_service.errors import RuleInvalid
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.models import Violation
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.models import RuleVersion

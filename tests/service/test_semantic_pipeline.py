@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from qc_service.config import Settings
 from qc_service.conversations.service import get_by_external_id
-from qc_service.ingest.service import ingest_one
 from qc_service.pipeline.features import semantic_features
+from qc_service.pipeline.files import ingest_one
 from qc_service.review.models import Evidence, Violation
 from qc_service.rules.evaluator import evaluate, evaluate_hot
 from qc_service.rules.loader import load_rules_text, parse_rules_text

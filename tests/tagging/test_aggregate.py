@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from qc_service.db.session import write_transaction
-from qc_service.ingest.service import ingest_one
+from qc_service.pipeline.files import ingest_one
 from qc_service.rules.aggregate import reached
 from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets.service import publish

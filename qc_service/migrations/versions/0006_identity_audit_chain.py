@@ -1,4 +1,4 @@
-"""identity (users, tokens, sessions, login failures) and the append-only audit chain
+"""identity (users, tokens, sessions, login failures), the append-only audit chain, customer owner source
 
 Revision ID: 0006
 Revises: 0005
@@ -91,6 +91,8 @@ def upgrade() -> None:
     )
     op.create_index('ix_login_failures_username_at', 'login_failures', ['username', 'at'], unique=False)
 
+    op.add_column('customers', sa.Column('owner_source', sa.String(length=16), nullable=True))
+    op.add_column('customers', sa.Column('owner_since', sa.DateTime(timezone=True), nullable=True))
     op.add_column('audit_events', sa.Column('reason', sa.Text(), nullable=True))
     op.add_column('audit_events', sa.Column('prev_hash', sa.String(length=64), nullable=True))
     op.add_column('audit_events', sa.Column('hash', sa.String(length=64), nullable=True))
@@ -135,6 +137,9 @@ def downgrade() -> None:
         batch.drop_column('hash')
         batch.drop_column('prev_hash')
         batch.drop_column('reason')
+    with op.batch_alter_table('customers') as batch:
+        batch.drop_column('owner_since')
+        batch.drop_column('owner_source')
     op.drop_index('ix_login_failures_username_at', table_name='login_failures')
     op.drop_table('login_failures')
     op.drop_index(op.f('ix_web_sessions_user_id'), table_name='web_sessions')

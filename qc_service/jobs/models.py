@@ -1,7 +1,7 @@
-"""ORM model for named leases (the sweep's "only one of us runs this now").
+"""ORM model for named leases (the scheduler's "only one of us runs this now").
 
 Why in the database: API processes and workers on several machines share nothing but the
-database; a lease row with an expiry lets exactly one of them sweep at a time, and a crashed
+database; a lease row with an expiry lets exactly one of them run the periodic jobs at a time, and a crashed
 holder's lease simply runs out.
 """
 

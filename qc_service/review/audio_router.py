@@ -1,43 +1,38 @@
-"""Call audio for reviewers: the clip of an evidence stretch, a loudness chart, and uploads.
+"""Call audio for reviewers: the clip of an evidence stretch and a loudness chart with the
+stretches the findings flagged.
 
-Why stream and cap: recordings are large; an upload is written to ``QC_DATA_DIR`` in chunks and
-refused past ``QC_AUDIO_MAX_BYTES`` (nothing half-written is kept), and a clip is cut from the
-decoded call rather than sending the whole file to the reviewer's browser.
+Why cut a clip: recordings are large; a clip is cut from the decoded call rather than sending the
+whole file to the reviewer's browser. (Uploads are ingest's: ``ingest.router``.)
 """
 
 from __future__ import annotations
 
 import io
-import uuid
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import soundfile as sf
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from qc_service.audio.decode import resolve_audio_path
 from qc_service.audio.errors import AudioError
 from qc_service.audio.features import CallFeatures, Segment, analyze_call, decode
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.conversations.scope import visible_conversation
-from qc_service.conversations.service import get_or_raise, mark_changed
-from qc_service.db.session import write_transaction
-from qc_service.errors import AudioInvalid, AudioTooLarge, NotFound, QCError
+from qc_service.errors import AudioInvalid, NotFound, QCError
 from qc_service.identity.policy import Op, Scope
-from qc_service.pipeline.features import resolve_audio_path
 from qc_service.review.models import Evidence, Violation
 from qc_service.store import Store
 from qc_service.web.deps import DbSession as DbDep
-from qc_service.web.deps import RuntimeDep, StoreDep, require
+from qc_service.web.deps import StoreDep, require
 from qc_service.web.masking import MaskingRoute
 
 router = APIRouter(prefix="/v1/conversations", tags=["audio"], route_class=MaskingRoute)
 ReadConversation = Annotated[Scope, require(Op.CONVERSATIONS_READ)]
-Ingest = Annotated[Scope, require(Op.INGEST)]
-CHUNK = 1 << 20
 
 
 def _audio_path(store: Store, conv: Conversation) -> Path:
@@ -151,49 +146,3 @@ def render_loudness_svg(
     )
     parts.append("</svg>")
     return "".join(parts)
-
-
-@router.post("/{conversation_id}/audio", responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-             summary="Upload the call recording")  # fmt: skip
-async def upload_audio(
-    conversation_id: str, store: StoreDep, runtime: RuntimeDep, scope: Ingest,
-    file: Annotated[UploadFile, File(description="WAV, FLAC, OGG (MP3/AMR where the system decodes them)")],
-) -> dict[str, object]:  # fmt: skip
-    """Streamed to ``QC_DATA_DIR`` (refused past ``QC_AUDIO_MAX_BYTES``), checked by decoding,
-    attached to the call, and the conversation is analysed again."""
-    tenant = scope.tenant_id
-    with store.session_factory() as db:
-        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
-    suffix = Path(file.filename or "audio.wav").suffix.lower() or ".wav"
-    relative = Path(tenant) / f"{conversation_id}-{uuid.uuid4().hex[:8]}{suffix}"
-    target = store.settings.data_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    try:
-        with target.open("wb") as out:
-            while chunk := await file.read(CHUNK):
-                written += len(chunk)
-                if written > store.settings.audio_max_bytes:
-                    raise AudioTooLarge(f"{file.filename}: larger than the upload cap of {store.settings.audio_max_bytes} bytes",
-                                        record_id=conversation_id)  # fmt: skip
-                out.write(chunk)
-        decode(
-            target,
-            max_seconds=store.settings.audio_max_seconds,
-            max_bytes=store.settings.audio_max_bytes,
-        )
-    except AudioError as exc:
-        target.unlink(missing_ok=True)
-        raise AudioInvalid(
-            str(exc).replace(str(target), file.filename or "upload"), record_id=conversation_id
-        ) from None
-    except QCError:
-        target.unlink(missing_ok=True)
-        raise
-    with write_transaction(store.session_factory) as db:
-        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
-        conv.call = {**(conv.call or {}), "audio": str(relative)}
-        mark_changed(conv)
-        pk = conv.id
-    runtime.after_commit([], [pk])
-    return {"id": conversation_id, "audio": str(relative), "bytes": written}

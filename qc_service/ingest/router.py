@@ -1,23 +1,34 @@
-"""``/v1/conversations``: ingest records, read a conversation with its findings."""
+"""Ingest over HTTP: records, appended messages, close, and call recordings.
+
+Why one router: these are the integrations' door (role ``integration`` or ``admin``); each call
+stores before anything is analysed and answers per record. Uploads are streamed to
+``QC_DATA_DIR`` in chunks and refused past ``QC_AUDIO_MAX_BYTES`` (nothing half-written is kept).
+"""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
+from qc_service.audio.errors import AudioError
+from qc_service.audio.features import decode
 from qc_service.conversations import schemas
-from qc_service.conversations.scope import visible_conversation
-from qc_service.identity.policy import Op, Scope, allowed
+from qc_service.conversations.schemas import ErrorOut
+from qc_service.conversations.service import get_or_raise, mark_changed
+from qc_service.db.session import write_transaction
+from qc_service.errors import AudioInvalid, AudioTooLarge, QCError
+from qc_service.identity.policy import Op, Scope
 from qc_service.ingest import live
-from qc_service.review.models import Score, Violation
-from qc_service.web.deps import CurrentUser, DbSession, RuntimeDep, require
+from qc_service.web.deps import RuntimeDep, StoreDep, require
 from qc_service.web.masking import MaskingRoute
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=MaskingRoute)
 Ingest = Annotated[Scope, require(Op.INGEST)]
+CHUNK = 1 << 20
 
 
 @router.post(
@@ -45,49 +56,6 @@ def ingest_records(body: schemas.IngestRequest, runtime: RuntimeDep, scope: Inge
             frozenset(codes), 422
         )
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
-
-
-@router.get(
-    "/{conversation_id}",
-    response_model=schemas.ConversationOut,
-    responses={404: {"model": schemas.ErrorOut}},
-    summary="Get a conversation",
-)
-def get_conversation(
-    conversation_id: str,
-    db: DbSession,
-    user: CurrentUser,
-    scope: Annotated[Scope, require(Op.CONVERSATIONS_READ)],
-) -> schemas.ConversationOut:
-    """Status (pending, analysed, failed), stage errors, messages, violations with evidence, score.
-    Sales see the transcript of their customers' conversations but no violations and no score."""
-    conv = visible_conversation(db, scope, conversation_id)
-    findings = allowed(user.role, Op.VIOLATIONS_READ) is not None
-    violations = db.scalars(
-        select(Violation).where(Violation.conversation_id == conv.id).order_by(Violation.id)
-    ).all() if findings else []  # fmt: skip
-    score = (
-        db.scalars(select(Score).where(Score.conversation_id == conv.id)).one_or_none()
-        if findings
-        else None
-    )
-    return schemas.ConversationOut(
-        id=conv.external_id, tenant=conv.tenant_id, channel=conv.channel, status=conv.status, closed=conv.closed,
-        employee_id=conv.employee.external_id, customer_id=conv.customer.external_id,
-        started_at=conv.started_at, analysed_at=conv.analysed_at,
-        stage_errors=[schemas.StageErrorOut(**e) for e in conv.stage_errors or []],
-        messages=[schemas.MessageOut(id=m.external_id, seq=m.seq, role=m.role, type=m.type, text=m.text, ts=m.ts)
-                  for m in conv.messages],
-        violations=[
-            schemas.ViolationBrief(
-                id=v.id, rule_id=v.rule_id, rule_version=v.rule_version, severity=v.severity, status=v.status,
-                created_at=v.created_at, evidence=[schemas.EvidenceOut(**e.to_dict()) for e in v.evidence],
-            )
-            for v in violations
-        ],
-        score=schemas.ScoreOut(score=score.score, pass_mark=score.pass_mark, passed=score.passed,
-                               complete=score.complete, items=score.items) if score else None,
-    )  # fmt: skip
 
 
 @router.post(
@@ -125,3 +93,49 @@ def close_conversation(
     return schemas.CloseResponse(
         **live.close(runtime, tenant=scope.tenant_id, conversation_id=conversation_id)
     )
+
+
+@router.post("/{conversation_id}/audio", responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+             summary="Upload the call recording")  # fmt: skip
+async def upload_audio(
+    conversation_id: str, store: StoreDep, runtime: RuntimeDep, scope: Ingest,
+    file: Annotated[UploadFile, File(description="WAV, FLAC, OGG (MP3/AMR where the system decodes them)")],
+) -> dict[str, object]:  # fmt: skip
+    """Streamed to ``QC_DATA_DIR`` (refused past ``QC_AUDIO_MAX_BYTES``), checked by decoding,
+    attached to the call, and the conversation is analysed again."""
+    tenant = scope.tenant_id
+    with store.session_factory() as db:
+        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+    suffix = Path(file.filename or "audio.wav").suffix.lower() or ".wav"
+    relative = Path(tenant) / f"{conversation_id}-{uuid.uuid4().hex[:8]}{suffix}"
+    target = store.settings.data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with target.open("wb") as out:
+            while chunk := await file.read(CHUNK):
+                written += len(chunk)
+                if written > store.settings.audio_max_bytes:
+                    raise AudioTooLarge(f"{file.filename}: larger than the upload cap of {store.settings.audio_max_bytes} bytes",
+                                        record_id=conversation_id)  # fmt: skip
+                out.write(chunk)
+        decode(
+            target,
+            max_seconds=store.settings.audio_max_seconds,
+            max_bytes=store.settings.audio_max_bytes,
+        )
+    except AudioError as exc:
+        target.unlink(missing_ok=True)
+        raise AudioInvalid(
+            str(exc).replace(str(target), file.filename or "upload"), record_id=conversation_id
+        ) from None
+    except QCError:
+        target.unlink(missing_ok=True)
+        raise
+    with write_transaction(store.session_factory) as db:
+        conv = get_or_raise(db_session=db, tenant_id=tenant, external_id=conversation_id)
+        conv.call = {**(conv.call or {}), "audio": str(relative)}
+        mark_changed(conv)
+        pk = conv.id
+    runtime.after_commit([], [pk])
+    return {"id": conversation_id, "audio": str(relative), "bytes": written}

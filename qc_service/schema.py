@@ -13,9 +13,10 @@ from crm_bridge.outbox import models as outbox_models
 from qc_service.alerts import models as alerts_models
 from qc_service.audit import models as audit_models
 from qc_service.conversations import models as conversations_models
+from qc_service.customers import models as customers_models
 from qc_service.db.base import Base
 from qc_service.identity import models as identity_models
-from qc_service.pipeline import models as pipeline_models
+from qc_service.jobs import models as jobs_models
 from qc_service.review import models as review_models
 from qc_service.rulesets import models as rulesets_models
 from qc_service.tagging import models as tagging_models
@@ -23,6 +24,7 @@ from qc_service.tenancy import models as tenancy_models
 
 MODEL_MODULES = (
     tenancy_models,
+    customers_models,
     identity_models,
     conversations_models,
     rulesets_models,
@@ -31,7 +33,7 @@ MODEL_MODULES = (
     audit_models,
     outbox_models,
     alerts_models,
-    pipeline_models,
+    jobs_models,
 )
 """Every module that defines tables, in dependency order."""
 

@@ -154,11 +154,36 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+SERVER_OWNED = frozenset({"status", "score", "reviewer", "decided_at"})
+"""Fields the service sets and a client may not (ACCESS.md): refused, not silently dropped."""
+
+
+def server_owned_field(data: Any, prefix: str = "") -> str | None:
+    """The path of the first server-owned field in a record or its messages, if any."""
+    if not isinstance(data, dict):
+        return None
+    for key in data:
+        if key in SERVER_OWNED:
+            return f"{prefix}{key}"
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        for i, m in enumerate(messages):
+            if isinstance(m, dict):
+                found = next((k for k in m if k in SERVER_OWNED), None)
+                if found:
+                    return f"{prefix}messages[{i}].{found}"
+    return None
+
+
 def parse_record(data: Any, *, line: int | None = None) -> RecordIn:
     """Validate one record; raise ``RecordError`` naming the record id and the field path."""
     record_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(data, dict):
         raise RecordError("a record must be a JSON object", record_id=None, field=None, line=line)
+    owned = server_owned_field(data)
+    if owned is not None:
+        raise RecordError("set by the service; a record may not carry it", line=line, field=owned,
+                          record_id=record_id if isinstance(record_id, str) else None)  # fmt: skip
     try:
         return RecordIn.model_validate(data)
     except ValidationError as exc:

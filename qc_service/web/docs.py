@@ -1,0 +1,33 @@
+"""The OpenAPI spec and its interactive docs, behind the door like everything else.
+
+Why not FastAPI's defaults: they answer anyone (ACCESS.md allows no anonymous access but health,
+the login page and its static assets). Any authenticated user may read the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from qc_service.identity.policy import Op, Scope
+from qc_service.web.deps import require
+
+router = APIRouter(tags=["ops"], include_in_schema=False)
+Reader = Annotated[Scope, require(Op.SELF_READ)]
+
+
+@router.get("/openapi.json")
+def openapi_spec(request: Request, _scope: Reader) -> JSONResponse:
+    """The OpenAPI document (each operation's policy in ``x-qc-operation``)."""
+    spec: dict[str, Any] = request.app.openapi()
+    return JSONResponse(spec)
+
+
+@router.get("/docs")
+def swagger_ui(_scope: Reader) -> HTMLResponse:
+    """Swagger UI on the spec (its assets still come from FastAPI's default CDN: the UI issue
+    vendors them)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="qc-service API")
