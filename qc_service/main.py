@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from qc_service import __version__
 from qc_service.admin.router import router as audit_router
@@ -33,13 +34,17 @@ from qc_service.web import errors
 from qc_service.web.deps import operation_of
 from qc_service.web.docs import router as docs_router
 from qc_service.web.login import router as identity_router
+from qc_service.web.templating import STATIC_DIR
 
 ROUTERS: tuple[APIRouter, ...] = (
     identity_router, ingest_router, conversations_router, audio_router, alerts_router, review_router,
     customers_router, rules_router, tags_router, insights_router, audit_router, docs_router,
 )  # fmt: skip
-PUBLIC: frozenset[tuple[str, str]] = frozenset({("GET", "/v1/healthz"), ("POST", "/login")})
-"""The only operations without a credential (ACCESS.md): health and the login itself."""
+PUBLIC: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/v1/healthz"), ("GET", "/login"), ("POST", "/login")}
+)
+"""The only operations without a credential (ACCESS.md): health, the login page and the login
+itself (and the static assets, mounted apart)."""
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -104,6 +109,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             route.openapi_extra = {**(route.openapi_extra or {}), "x-qc-operation": op.value}
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # anonymous (ACCESS.md)
     return app
 
 

@@ -8,10 +8,13 @@ for recovery; every change they make is audited with the OS user as the actor
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from qc_service.audit.service import os_actor, verify_chain
 from qc_service.config import get_settings
@@ -30,10 +33,20 @@ retention_app = typer.Typer(
 err = Console(stderr=True)
 
 
-def _fail(exc: QCError) -> typer.Exit:
-    field = f"{exc.field}: " if exc.field else ""
-    err.print(f"[red]{field}{exc.message}[/red]")
-    return typer.Exit(EXIT_BAD_INPUT)
+@contextmanager
+def _db(*, write: bool) -> Iterator[Session]:
+    """A session on the configured store (in a write transaction when ``write``); a ``QCError``
+    becomes exit 2 with the field and message on stderr."""
+    store = open_store(get_settings())
+    try:
+        with write_transaction(store.session_factory) if write else store.session_factory() as db:
+            yield db
+    except QCError as exc:
+        field = f"{exc.field}: " if exc.field else ""
+        err.print(f"[red]{field}{exc.message}[/red]")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        store.close()
 
 
 @users_app.command("add")
@@ -59,45 +72,29 @@ def users_add(
         password = None
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    store = open_store(get_settings())
-    try:
-        with write_transaction(store.session_factory) as db:
-            user = identity.add_user(db, username=username, tenant_id=tenant, role=role, password=password,
-                                     display_name=name, employee_id=employee_id, teams=team, actor=os_actor())  # fmt: skip
-            Console().print(f"user {user.username} added ({user.role}, tenant {user.tenant_id})")
-    except QCError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
+    with _db(write=True) as db:
+        user = identity.add_user(db, username=username, tenant_id=tenant, role=role, password=password,
+                                 display_name=name, employee_id=employee_id, teams=team, actor=os_actor())  # fmt: skip
+        Console().print(f"user {user.username} added ({user.role}, tenant {user.tenant_id})")
 
 
 @users_app.command("list")
 def users_list(tenant: str | None = typer.Option(None, "--tenant")) -> None:
     """Users, their role, tenant, scope and whether they are enabled."""
-    store = open_store(get_settings())
-    try:
-        with store.session_factory() as db:
-            table = Table("username", "tenant", "role", "employee", "teams", "status")
-            for u in identity.list_users(db, tenant_id=tenant):
-                table.add_row(u.username, u.tenant_id, u.role, u.employee_id or "",
-                              ",".join(u.teams or []), "disabled" if u.disabled_at else "active")  # fmt: skip
-            Console().print(table)
-    finally:
-        store.close()
+    with _db(write=False) as db:
+        table = Table("username", "tenant", "role", "employee", "teams", "status")
+        for u in identity.list_users(db, tenant_id=tenant):
+            table.add_row(u.username, u.tenant_id, u.role, u.employee_id or "",
+                          ",".join(u.teams or []), "disabled" if u.disabled_at else "active")  # fmt: skip
+        Console().print(table)
 
 
 @users_app.command("disable")
 def users_disable(username: str = typer.Argument(...)) -> None:
     """Disable a user (never deleted): their tokens and sessions stop working at once."""
-    store = open_store(get_settings())
-    try:
-        with write_transaction(store.session_factory) as db:
-            identity.disable_user(db, username=username, actor=os_actor())
-        Console().print(f"user {username} disabled")
-    except QCError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
+    with _db(write=True) as db:
+        identity.disable_user(db, username=username, actor=os_actor())
+    Console().print(f"user {username} disabled")
 
 
 @tokens_app.command("create")
@@ -107,15 +104,9 @@ def tokens_create(
     expires_days: int | None = typer.Option(None, "--expires-days", help="expire after D days"),
 ) -> None:
     """Create an API token; it is printed once, alone on the last line, and never stored."""
-    store = open_store(get_settings())
-    try:
-        with write_transaction(store.session_factory) as db:
-            new = identity.create_token(db, username=username, name=name, expires_days=expires_days,
-                                        actor=os_actor())  # fmt: skip
-    except QCError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
+    with _db(write=True) as db:
+        new = identity.create_token(db, username=username, name=name, expires_days=expires_days,
+                                    actor=os_actor())  # fmt: skip
     expiry = new.expires_at.isoformat() if new.expires_at else "never"
     err.print(f"token {new.id} for {username} (expires {expiry}); it is shown only once:")
     typer.echo(new.secret)
@@ -124,19 +115,13 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(username: str = typer.Argument(...)) -> None:
     """A user's tokens: id, name, prefix, created, expiry, revoked."""
-    store = open_store(get_settings())
-    try:
-        with store.session_factory() as db:
-            table = Table("id", "name", "prefix", "created", "expires", "revoked")
-            for t in identity.list_tokens(db, username=username):
-                table.add_row(str(t.id), t.name or "", t.prefix + "…", t.created_at.isoformat(timespec="seconds"),
-                              t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never",
-                              t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")  # fmt: skip
-            Console().print(table)
-    except QCError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
+    with _db(write=False) as db:
+        table = Table("id", "name", "prefix", "created", "expires", "revoked")
+        for t in identity.list_tokens(db, username=username):
+            table.add_row(str(t.id), t.name or "", t.prefix + "…", t.created_at.isoformat(timespec="seconds"),
+                          t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never",
+                          t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")  # fmt: skip
+        Console().print(table)
 
 
 @tokens_app.command("revoke")
@@ -144,26 +129,16 @@ def tokens_revoke(
     token: str = typer.Argument(..., help="the token itself, or its id from list"),
 ) -> None:
     """Revoke a token; requests with it get 401 AUTH_INVALID from then on."""
-    store = open_store(get_settings())
-    try:
-        with write_transaction(store.session_factory) as db:
-            row = identity.revoke_token(db, token=token, actor=os_actor())
-            Console().print(f"token {row.id} revoked")
-    except QCError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
+    with _db(write=True) as db:
+        row = identity.revoke_token(db, token=token, actor=os_actor())
+        Console().print(f"token {row.id} revoked")
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain: exit 0 "N events, chain intact", exit 1 naming the first bad one."""
-    store = open_store(get_settings())
-    try:
-        with store.session_factory() as db:
-            report = verify_chain(db)
-    finally:
-        store.close()
+    with _db(write=False) as db:
+        report = verify_chain(db)
     if report.intact:
         typer.echo(f"{report.count} events, chain intact")
         return

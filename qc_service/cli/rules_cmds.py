@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from qc_service.audit.service import os_actor, record
 from qc_service.cli.render import evidence_text
 from qc_service.db.session import write_transaction
 from qc_service.pipeline.service import analyze_conversation
@@ -32,6 +33,10 @@ def import_file(store: Store, path: Path, console: Console) -> None:
     with write_transaction(store.session_factory) as db:
         out = publish(db_session=db, tenant_id=store.settings.default_tenant, doc=doc, source="file",
                       source_name=str(path), base_dir=path.parent)  # fmt: skip
+        for rule_id, version, created in out:
+            if created:  # the same event the API writes, with the operator as the actor
+                record(db, tenant_id=store.settings.default_tenant, actor=os_actor(), action="published",
+                       entity_type="rule", entity_id=rule_id, after={"version": version, "source": str(path)})  # fmt: skip
     for rule_id, version, created in out:
         console.print(f"{rule_id}: version {version} {'published' if created else 'unchanged'}")
     console.print(f"{len(ruleset.rules)} rules in {path}")
@@ -107,6 +112,8 @@ def reanalyze(store: Store, since: str | None, console: Console) -> dict[str, An
         ids = history.mark_for_reanalysis(
             db_session=db, tenant_id=store.settings.default_tenant, since=parse_since(since)
         )
+        record(db, tenant_id=store.settings.default_tenant, actor=os_actor(), action="reanalysis",
+               entity_type="conversations", entity_id=since or "all", after={"conversations": len(ids)})  # fmt: skip
     failed = 0
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("re-analysing", total=len(ids))

@@ -47,6 +47,7 @@ def ingest_file(store: Store, path: Path, console: Console) -> list[RecordAnswer
     counts = {
         s: sum(1 for a in answers if a.status == s) for s in ("accepted", "unchanged", "rejected")
     }
+    _audit_ingest(store, path, counts)
     failed = sum(1 for a in answers if a.conversation_status == "failed")
     console.print(
         f"{path}: {counts['accepted']} accepted, {counts['unchanged']} unchanged, "
@@ -61,6 +62,16 @@ def ingest_file(store: Store, path: Path, console: Console) -> list[RecordAnswer
                 soft_wrap=True,
             )
     return answers
+
+
+def _audit_ingest(store: Store, path: Path, counts: dict[str, int]) -> None:
+    """An operator's file ingest is on the audit trail with the OS user as the actor."""
+    from qc_service.audit.service import os_actor, record
+    from qc_service.db.session import write_transaction
+
+    with write_transaction(store.session_factory) as db:
+        record(db, tenant_id=store.settings.default_tenant, actor=os_actor(), action="ingest.file",
+               entity_type="records", entity_id=path.name, after=counts)  # fmt: skip
 
 
 def print_summary(store: Store, console: Console) -> None:

@@ -40,6 +40,15 @@ class CustomerTag(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None]
     removed_by: Mapped[str | None] = mapped_column(String(255))
+    override: Mapped[str | None] = mapped_column(String(16), default=None)
+    """A person's override (ACCESS.md): ``removed`` — no automatic source (rules, Q&A, groups,
+    segments) puts the tag back; ``locked`` — none takes it off; until an admin clears it."""
+    override_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    override_at: Mapped[datetime | None] = mapped_column(default=None)
+    override_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    confirmed_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    """A person who checked the tag and its evidence and found it right."""
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     tenant: Mapped[Tenant] = relationship()
     customer: Mapped[Customer] = relationship()

@@ -18,3 +18,9 @@ class TagOut(BaseModel):
     first_seen_at: datetime
     last_seen_at: datetime
     evidence: list[dict[str, Any]]
+    override: str | None = None
+    """``locked`` when a person locked it (no automatic source removes it)."""
+    override_by: str | None = None
+    override_reason: str | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None

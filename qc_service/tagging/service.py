@@ -1,8 +1,9 @@
-"""Customer tags: put on with their evidence, never silently re-added after a person removed them.
+"""Customer tags: put on with their evidence; a person's removal or lock is an override.
 
 Why every change goes through here: a tag change is also a CRM event (``tag.added`` /
-``tag.removed`` in the outbox, same transaction), and the rule "a tag removed by hand is not
-re-added by the same evidence" must hold for every source (rules, actions, Q&A, groups).
+``tag.removed`` in the outbox, same transaction), and the overrides of ACCESS.md must hold for
+every automatic source (rules, actions, Q&A, groups, segments): a tag a person removed is not put
+back, a tag a person locked is not taken off, until an admin clears the override.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def add_tag(
     else:
         known = {_evidence_key(e) for e in row.evidence or []}
         fresh = [e for e in evidence if _evidence_key(e) not in known]
-        if row.removed_at is not None and row.removed_by not in (None, "system") and not fresh:
-            return False  # removed by a person: the same evidence does not bring it back
+        if row.removed_at is not None and row.override == "removed":
+            return False  # a person removed it: no automatic source brings it back
         row.evidence = ((row.evidence or []) + fresh)[-MAX_TAG_EVIDENCE:]
         row.last_seen_at = now
         added = row.removed_at is not None
@@ -100,6 +101,8 @@ def remove_tag(
     ).one_or_none()
     if row is None:
         return False
+    if row.override == "locked" and actor == "system":
+        return False  # a person locked it: no automatic source takes it off
     row.removed_at = utcnow()
     row.removed_by = actor
     enqueue(
@@ -108,6 +111,65 @@ def remove_tag(
     )  # fmt: skip
     db_session.flush()
     return True
+
+
+def _tag_row(db_session: Session, customer: Customer, tag: str, *, on: bool) -> CustomerTag | None:
+    stmt = select(CustomerTag).where(CustomerTag.customer_id == customer.id, CustomerTag.tag == tag)
+    if on:
+        stmt = stmt.where(CustomerTag.removed_at.is_(None))
+    return db_session.scalars(stmt).one_or_none()
+
+
+def remove_by_person(
+    *, db_session: Session, customer: Customer, tag: str, actor: str, reason: str
+) -> bool:
+    """A person takes a tag off: removed, and overridden so no automatic source puts it back."""
+    if not remove_tag(
+        db_session=db_session, customer=customer, tag=tag, actor=actor, reason=reason
+    ):
+        return False
+    row = _tag_row(db_session, customer, tag, on=False)
+    assert row is not None
+    row.override, row.override_by, row.override_at, row.override_reason = (
+        "removed",
+        actor,
+        utcnow(),
+        reason,
+    )
+    return True
+
+
+def lock_tag(*, db_session: Session, customer: Customer, tag: str, actor: str, reason: str) -> bool:
+    """A person locks a tag that is on: no automatic source takes it off. False: not on."""
+    row = _tag_row(db_session, customer, tag, on=True)
+    if row is None:
+        return False
+    row.override, row.override_by, row.override_at, row.override_reason = (
+        "locked",
+        actor,
+        utcnow(),
+        reason,
+    )
+    return True
+
+
+def confirm_tag(*, db_session: Session, customer: Customer, tag: str, actor: str) -> bool:
+    """A person checked the tag and its evidence and found it right. False: not on."""
+    row = _tag_row(db_session, customer, tag, on=True)
+    if row is None:
+        return False
+    row.confirmed_by, row.confirmed_at = actor, utcnow()
+    return True
+
+
+def clear_override(*, db_session: Session, customer: Customer, tag: str) -> str | None:
+    """An admin clears a removal or lock (automatic sources act again); the override cleared."""
+    row = _tag_row(db_session, customer, tag, on=False)
+    if row is None or row.override is None:
+        return None
+    cleared = row.override
+    row.override = row.override_by = row.override_at = row.override_reason = None
+    return cleared
 
 
 def replace_in_group(

@@ -18,6 +18,7 @@ from qc_service.identity import service
 from qc_service.identity.policy import AuthInvalid, LoginThrottled, Op, Scope
 from qc_service.web.deps import SESSION_COOKIE, CurrentUser, require
 from qc_service.web.masking import MaskingRoute
+from qc_service.web.templating import render, wants_html
 
 router = APIRouter(tags=["identity"], route_class=MaskingRoute)
 HOME = {"admin": "/dashboard", "manager": "/dashboard", "reviewer": "/review", "agent": "/appeals",
@@ -35,6 +36,19 @@ class Me(BaseModel):
     csrf_token: str | None = None
 
 
+def _safe_next(target: str | None) -> str | None:
+    """Only a path of this site (``/…``, not ``//host``) is followed after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/login", include_in_schema=False)
+def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - UI.md's name
+    """The login form (UI.md: 用户名, 密码, 登录); no credential needed."""
+    return render(request, "login.html", {"next": _safe_next(next)})
+
+
 @router.post("/login", status_code=303, summary="Log in (browser form)",
              responses={401: {"description": "unknown user or wrong password"},
                         429: {"description": "LOGIN_THROTTLED, with Retry-After"}})  # fmt: skip
@@ -42,20 +56,29 @@ def login(
     request: Request,
     username: Annotated[str, Form(max_length=128)],
     password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str | None, Form(max_length=2000)] = None,  # noqa: A002 - UI.md's name
 ) -> Response:
-    """Start a session: 303 to the role's home page with the ``qc_session`` cookie."""
+    """Start a session: 303 to ``next`` or the role's home page with the ``qc_session`` cookie. A
+    browser that fails gets the login page again (``用户名或密码错误``, nothing else revealed)."""
     store = request.app.state.store
     source = request.client.host if request.client else None
     with write_transaction(store.session_factory) as db_session:
         outcome = service.login(db_session, username=username, password=password, source=source,
                                 default_tenant=store.settings.default_tenant)  # fmt: skip
+    if outcome.session is None and wants_html(request):
+        retry = (
+            {"Retry-After": str(outcome.retry_after)} if outcome.retry_after is not None else None
+        )
+        return render(request, "login.html", {"error": "用户名或密码错误", "username": username,
+                                              "next": _safe_next(next)},
+                      status=429 if retry else 401, headers=retry)  # fmt: skip
     if outcome.retry_after is not None:
         raise LoginThrottled(f"too many failed logins for {username!r}; try again later",
                              retry_after=outcome.retry_after)  # fmt: skip
     if outcome.session is None:
         raise AuthInvalid("unknown user or wrong password", field="password")
     new = outcome.session
-    response = RedirectResponse(HOME.get(new.user.role, "/"), status_code=303)
+    response = RedirectResponse(_safe_next(next) or HOME.get(new.user.role, "/"), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, new.secret, httponly=True, samesite="lax",
         secure=store.settings.cookie_secure, path="/",

@@ -37,6 +37,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "rules.read": {"admin": Y, "manager": Y, "reviewer": Y},
     "rules.write": {"admin": Y},
     "ops.admin": {"admin": Y},
+    "segments.write": {"admin": Y},
 }
 
 
@@ -89,6 +90,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/violations/{violation_id}/decision"): {"json": {"decision": "uphold"}},
     ("POST", "/v1/violations/{violation_id}/confirm"): {"json": {}},
     ("POST", "/v1/rules/test"): {"json": {"record": chat("t1", "e1", "销售一组", "u1", "您好")}},
+    ("POST", "/v1/customers/{customer_id}/tags/{tag}/lock"): {"json": {"reason": "核实过"}},
+    ("POST", "/v1/customers/{customer_id}/tags/{tag}/confirm"): {"json": {}},
     ("POST", "/v1/events"): {"json": {"events": [{"type": "group_join", "customer": {"id": "u1"}, "group": "g1"}]}},
 }  # fmt: skip
 

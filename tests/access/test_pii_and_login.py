@@ -198,3 +198,67 @@ def test_expired_revoked_and_disabled_credentials_are_401(client: TestClient, st
     with write_transaction(store.session_factory) as db:
         identity.disable_user(db, username="qian", actor="tests")
     assert client.get("/v1/rules", headers=headers).status_code == 401
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_shape_with_an_id_the_log_carries(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qc_service.main import create_app
+
+    app = create_app(store.settings, store=store)
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("customer 13812345678 broke it")
+
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        install_log_masking()
+        r = client.get("/v1/boom")
+    body = r.json()["error"]
+    assert (r.status_code, body["code"]) == (500, "INTERNAL") and len(body["error_id"]) == 12
+    assert "13812345678" not in r.text and "Traceback" not in r.text
+    logged = "\n".join(rec.getMessage() + (rec.exc_text or "") for rec in caplog.records)
+    assert body["error_id"] in logged and "13812345678" not in logged and "138****5678" in logged
+
+
+def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_form(
+    store: Store,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from qc_service.cli.store_cmds import DEMO_PASSWORD, DEMO_USERS, print_demo_users
+    from qc_service.main import create_app
+
+    out = io.StringIO()
+    print_demo_users(store, Console(file=out, width=200))
+    print_demo_users(store, Console(file=io.StringIO()))  # a second `qc demo` adds nobody twice
+    assert "a local toy" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
+    homes = {"admin": "/dashboard", "manager": "/dashboard", "reviewer": "/review", "agent": "/appeals",
+             "sales": "/customers", "integration": "/docs"}  # fmt: skip
+    with TestClient(create_app(store.settings, store=store)) as client:
+        for username, role, _employee, _teams in DEMO_USERS:
+            r = client.post(
+                "/login",
+                data={"username": username, "password": DEMO_PASSWORD},
+                follow_redirects=False,
+            )
+            assert (r.status_code, r.headers["location"]) == (303, homes[role]), username
+            assert client.get("/v1/me").json()["role"] == role
+            client.cookies.clear()
+        page = client.post("/login", data={"username": "demo-admin", "password": "wrong-wrong"},
+                           headers={"accept": "text/html"})  # fmt: skip
+        assert (
+            page.status_code == 401
+            and "用户名或密码错误" in page.text
+            and 'lang="zh-CN"' in page.text
+        )
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        nxt = client.post("/login", data={"username": "demo-reviewer", "password": DEMO_PASSWORD, "next": "/review/7"},
+                          follow_redirects=False)  # fmt: skip
+        assert nxt.headers["location"] == "/review/7"
+        client.cookies.clear()
+        evil = client.post("/login", data={"username": "demo-reviewer", "password": DEMO_PASSWORD,
+                                           "next": "//evil.example/"}, follow_redirects=False)  # fmt: skip
+        assert evil.headers["location"] == "/review"

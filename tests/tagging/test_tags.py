@@ -1,5 +1,6 @@
-"""Customer tags: exclusive groups replace each other, a tag removed by hand is not re-added by the
-same evidence, group join/leave events, and tag lines with add/remove in ``qc analyze``."""
+"""Customer tags: exclusive groups replace each other, a tag removed by hand stays removed (and a
+locked one stays on) until an admin clears the override, group join/leave events, and tag lines
+with add/remove in ``qc analyze``."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_exclusive_group_replaces_the_older_tag(client: TestClient, store: Store
     assert events == [("tag.added", "小学"), ("tag.added", "初中"), ("tag.removed", "小学")]
 
 
-def test_tag_removed_by_hand_is_not_re_added_by_the_same_evidence(
+def test_tag_removed_by_hand_stays_removed_until_an_admin_clears_the_override(
     client: TestClient, store: Store
 ) -> None:
     ingest_one(store, _chat("c1", "今年四年级"), final=True)
@@ -82,7 +83,12 @@ def test_tag_removed_by_hand_is_not_re_added_by_the_same_evidence(
         analyze_conversation(session_factory=store.session_factory, conversation_pk=pk)
     assert _tags(client) == []  # re-analysis saw the same evidence: stays removed
     ingest_one(store, _chat("c3", "孩子四年级了"), final=True)
-    assert _tags(client) == ["小学"]  # new evidence may put it back
+    assert _tags(client) == []  # nor new evidence: a person's removal is an override (ACCESS.md)
+    assert (
+        client.delete("/v1/customers/u1/tags/小学/override").status_code == 204
+    )  # an admin clears it
+    ingest_one(store, _chat("c4", "孩子读四年级"), final=True)
+    assert _tags(client) == ["小学"]  # automatic sources act again
     assert client.delete("/v1/customers/u1/tags/不存在").json()["error"]["code"] == "NOT_FOUND"
 
 
@@ -130,3 +136,28 @@ def test_analyze_prints_tag_add_and_remove_lines(tmp_path: Path) -> None:
         if x["type"] == "tag"
     ]
     assert tags == [("c1", "add", "小学"), ("c2", "remove", "小学"), ("c2", "add", "初中")]
+
+
+def test_a_locked_tag_stays_through_an_exclusive_group_and_both_acts_are_audited(
+    client: TestClient, store: Store
+) -> None:
+    ingest_one(store, _chat("c1", "今年四年级"), final=True)
+    assert (
+        client.post("/v1/customers/u1/tags/小学/lock", json={"reason": "家长电话确认"}).status_code
+        == 204
+    )
+    assert client.post("/v1/customers/u1/tags/小学/confirm", json={}).status_code == 204
+    ingest_one(store, _chat("c2", "明年上初一"), final=True)  # 初中 would replace 小学 in the group
+    assert sorted(_tags(client)) == ["初中", "小学"]
+    locked = next(t for t in client.get("/v1/customers/u1/tags").json() if t["tag"] == "小学")
+    assert (locked["override"], locked["override_reason"], locked["confirmed_by"]) == (
+        "locked",
+        "家长电话确认",
+        "test-admin",
+    )
+    acts = [
+        (e["action"], e["reason"])
+        for e in client.get("/v1/audit", params={"object_id": "u1"}).json()["items"]
+    ]
+    assert ("tag.locked", "家长电话确认") in acts and ("tag.confirmed", None) in acts
+    assert client.post("/v1/customers/u1/tags/没有/lock", json={}).status_code == 404

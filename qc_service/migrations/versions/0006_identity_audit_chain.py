@@ -1,4 +1,4 @@
-"""identity (users, tokens, sessions, login failures), the append-only audit chain, customer owner source
+"""identity (users, tokens, sessions, login failures), the append-only audit chain, customer owner source, tag overrides
 
 Revision ID: 0006
 Revises: 0005
@@ -93,6 +93,16 @@ def upgrade() -> None:
 
     op.add_column('customers', sa.Column('owner_source', sa.String(length=16), nullable=True))
     op.add_column('customers', sa.Column('owner_since', sa.DateTime(timezone=True), nullable=True))
+    for column in (sa.Column('override', sa.String(length=16), nullable=True),
+                   sa.Column('override_by', sa.String(length=255), nullable=True),
+                   sa.Column('override_at', sa.DateTime(timezone=True), nullable=True),
+                   sa.Column('override_reason', sa.String(length=1000), nullable=True),
+                   sa.Column('confirmed_by', sa.String(length=255), nullable=True),
+                   sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True)):
+        op.add_column('customer_tags', column)
+    # a removal by a person before this revision becomes the sticky override it now is
+    op.execute("UPDATE customer_tags SET override = 'removed', override_by = removed_by, override_at = removed_at "
+               "WHERE removed_at IS NOT NULL AND removed_by IS NOT NULL AND removed_by <> 'system'")
     op.add_column('audit_events', sa.Column('reason', sa.Text(), nullable=True))
     op.add_column('audit_events', sa.Column('prev_hash', sa.String(length=64), nullable=True))
     op.add_column('audit_events', sa.Column('hash', sa.String(length=64), nullable=True))
@@ -137,6 +147,9 @@ def downgrade() -> None:
         batch.drop_column('hash')
         batch.drop_column('prev_hash')
         batch.drop_column('reason')
+    with op.batch_alter_table('customer_tags') as batch:
+        for name in ('confirmed_at', 'confirmed_by', 'override_reason', 'override_at', 'override_by', 'override'):
+            batch.drop_column(name)
     with op.batch_alter_table('customers') as batch:
         batch.drop_column('owner_since')
         batch.drop_column('owner_source')
