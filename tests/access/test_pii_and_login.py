@@ -262,3 +262,22 @@ def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_f
         evil = client.post("/login", data={"username": "demo-reviewer", "password": DEMO_PASSWORD,
                                            "next": "//evil.example/"}, follow_redirects=False)  # fmt: skip
         assert evil.headers["location"] == "/review"
+
+
+def test_pages_answer_errors_as_pages_and_send_the_logged_out_to_login(
+    client: TestClient, store: Store
+) -> None:
+    html = {"accept": "text/html"}
+    client.headers.pop("Authorization")
+    r = client.get("/docs", params={"x": "1"}, headers=html, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/docs%3Fx%3D1")
+    missing = client.get("/no-such-page", headers=html)
+    assert (
+        missing.status_code == 404 and "未找到" in missing.text and 'lang="zh-CN"' in missing.text
+    )
+    fragment = client.get("/no-such-page", headers={**html, "HX-Request": "true"})
+    assert fragment.text.startswith('<div role="alert"') and "<html" not in fragment.text
+    api = client.get("/v1/violations", headers=html)  # the API stays JSON whatever the Accept
+    assert (api.status_code, api.json()["error"]["code"]) == (401, "AUTH_REQUIRED")
+    forbidden = client.get("/docs", headers={**html, **bearer(store, "agent")})
+    assert forbidden.status_code == 200  # any user may read the contract
