@@ -124,7 +124,8 @@ def build_process(
             lane = CeleryLane(create_celery(settings), settings.celery_queue)
         if lane is None:
             lane = InProcessLane(store, lambda _event: None)
-        process.scheduler = Scheduler(store, lane.submit)
+        enqueue = lane.send_job if isinstance(lane, CeleryLane) else None
+        process.scheduler = Scheduler(store, lane.submit, enqueue=enqueue)
     if with_dispatcher:
         process.dispatcher = Dispatcher(store.session_factory, BridgeSettings())
     return process

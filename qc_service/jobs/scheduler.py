@@ -6,7 +6,8 @@ loop; exactly one of them works at a time, and a crashed holder's lease runs out
 its own transaction (a failing job is logged and retried next tick, the others still run); the
 time it last ran is kept in the database (a lease row ``job:<name>``), so a daily job runs once a
 day whoever holds the lease. Conversations a job hands to the deep lane are submitted after its
-commit.
+commit. With a broker, a due job is enqueued as a Celery task (``qc.jobs.run``) and a worker runs
+it; when the broker refuses, the holder runs it itself (the failure is logged, nothing waits).
 """
 
 from __future__ import annotations
@@ -100,9 +101,12 @@ class Scheduler:
     """The loop: ``tick`` now and then every interval on a daemon thread (``start``/``stop``)."""
 
     def __init__(self, store: Any, submit: Callable[[int], None], *, holder: str | None = None,
-                 jobs: dict[str, Job] | None = None) -> None:  # fmt: skip
+                 jobs: dict[str, Job] | None = None,
+                 enqueue: Callable[[str], bool] | None = None) -> None:  # fmt: skip
         self.store = store
         self.submit = submit
+        self.enqueue = enqueue
+        """With a broker: send a due job to the workers (True when the broker took it)."""
         self.holder = holder or holder_id()
         self.jobs = jobs if jobs is not None else registered()
         self._stop = threading.Event()
@@ -131,11 +135,16 @@ class Scheduler:
             if not self.due(job, now, force=force):
                 continue
             try:
+                if self.enqueue is not None and self.enqueue(name):
+                    with write_transaction(self.store.session_factory) as db_session:
+                        _mark_run(db_session, name, now)  # due again only after its period
+                    out.results[name] = {"enqueued": True}
+                    continue
                 out.results[name] = run_job(self.store, job, self.submit, now)
             except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("job %s failed", name)
                 out.errors[name] = f"{type(exc).__name__}: {exc}"
-        done = {n: r for n, r in out.results.items() if any(r.values())}
+        done = {n: r for n, r in out.results.items() if any(r.values()) and r != {"enqueued": True}}
         if done:
             log.info("scheduler: %s", "; ".join(f"{n} {r}" for n, r in sorted(done.items())))
         return out

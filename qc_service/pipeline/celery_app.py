@@ -17,7 +17,10 @@ from celery import Celery, Task
 
 from qc_service.alerts.hub import RedisHub
 from qc_service.config import Settings
-from qc_service.pipeline.lanes import SENT_AT, TASK_NAME
+from qc_service.db.base import utcnow
+from qc_service.jobs.registry import registered
+from qc_service.jobs.scheduler import run_job
+from qc_service.pipeline.lanes import JOB_TASK, SENT_AT, TASK_NAME, CeleryLane
 from qc_service.pipeline.service import mark_failed, run_analysis
 from qc_service.store import Store
 
@@ -74,6 +77,15 @@ def register_tasks(app: Celery, store: Store) -> None:
         baseline ``make bench`` compares the deep-lane task's hop with."""
         with redis.Redis.from_url(settings.broker_url or "") as client:
             client.rpush(PING_KEY, time.time() - sent_at)
+
+    @app.task(name=JOB_TASK, ignore_result=True, acks_late=True)
+    def run_periodic_job(name: str) -> None:
+        """One periodic job, sent by the scheduler's lease holder; jobs are idempotent."""
+        job = registered().get(name)
+        if job is None:
+            log.error("no job named %s in this worker (is it an older version?)", name)
+            return
+        run_job(store, job, CeleryLane(app, settings.celery_queue).submit, utcnow())
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=settings.task_max_retries)
     def analyze_conversation(self: Task, conversation_id: int) -> None:

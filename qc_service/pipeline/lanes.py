@@ -23,6 +23,8 @@ from qc_service.store import Store
 
 log = logging.getLogger(__name__)
 TASK_NAME = "qc.pipeline.analyze_conversation"
+JOB_TASK = "qc.jobs.run"
+"""The Celery task that runs one registered periodic job by name on a worker."""
 SENT_AT = "qc_sent_at"
 """Message header: when the task was queued (the worker records the queue hop as a metric)."""
 
@@ -88,6 +90,15 @@ class CeleryLane(HotLane):
             log.exception(
                 "could not queue conversation %s; the sweep will pick it up", conversation_pk
             )
+
+    def send_job(self, name: str) -> bool:
+        """Queue a due periodic job for a worker; False when the broker refused (run it here)."""
+        try:
+            self.app.send_task(JOB_TASK, args=[name], queue=self.queue)
+        except Exception:  # noqa: BLE001 - the scheduler runs the job in-process instead
+            log.exception("could not queue job %s; running it in this process", name)
+            return False
+        return True
 
     def close(self) -> None:
         return None

@@ -64,3 +64,31 @@ def test_a_daily_job_runs_once_a_day_whoever_holds_the_lease_and_a_failing_job_s
     assert runs == ["daily"]
     Scheduler(store, lambda _pk: None, holder="b", jobs=jobs).tick(now=now + timedelta(hours=25))
     assert runs == ["daily", "daily"]
+
+
+def test_with_a_broker_due_jobs_are_enqueued_and_run_here_when_the_broker_refuses(
+    store: Store,
+) -> None:
+    runs: list[str] = []
+
+    def daily(_ctx: JobContext) -> dict[str, Any]:
+        runs.append("ran here")
+        return {}
+
+    jobs = {"t.daily": Job("t.daily", daily, 86400.0, lambda _s: True)}
+    sent: list[str] = []
+    now = utcnow()
+    took = Scheduler(
+        store, lambda _pk: None, holder="a", jobs=jobs, enqueue=lambda n: sent.append(n) or True
+    )
+    assert (
+        took.tick(now=now).results == {"t.daily": {"enqueued": True}}
+        and sent == ["t.daily"]
+        and runs == []
+    )
+    assert (
+        took.tick(now=now + timedelta(hours=1)).results == {}
+    )  # enqueued counts as run: not due again
+    refused = Scheduler(store, lambda _pk: None, holder="a", jobs=jobs, enqueue=lambda _n: False)
+    refused.tick(now=now + timedelta(hours=25))
+    assert runs == ["ran here"]  # the broker said no: the lease holder ran it itself

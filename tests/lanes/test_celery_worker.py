@@ -142,3 +142,27 @@ def test_redis_flushed_while_queued_is_recovered_by_the_sweep(
     wait_until(lambda: _conv(runtime.store, "w1").status == "analysed", 60, "the sweep's re-queue")
     assert _findings(runtime.store) == EXPECTED
     assert RECEIVED in workers[0].output()  # after the flush only the sweep could have queued it
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_due_jobs_are_celery_tasks_run_by_a_worker(
+    runtime: Runtime, workers: list[Worker], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from qc_service.db.base import utcnow
+    from qc_service.pipeline.files import ingest_one
+
+    assert ingest_one(runtime.store, RED, final=True).conversation_status == "analysed"
+    with runtime.store.session_factory() as s, s.begin():  # the appeal window closed a day ago
+        s.execute(update(Violation).values(created_at=utcnow() - timedelta(days=8)))
+    workers.append(Worker(_env(runtime.store.settings), tmp_path / "worker.log"))
+
+    def statuses() -> set[str]:
+        with runtime.store.session_factory() as s:
+            return set(s.scalars(select(Violation.status)))
+
+    wait_until(lambda: statuses() == {"confirmed"}, 60, "review.confirm_expired on the worker")
+    assert "Task qc.jobs.run[" in workers[0].output()  # enqueued by the scheduler, run as a task
