@@ -21,7 +21,7 @@ from qc_service.web.masking import MaskingRoute
 from qc_service.web.templating import render, wants_html
 
 router = APIRouter(tags=["identity"], route_class=MaskingRoute)
-HOME = {"admin": "/dashboard", "manager": "/dashboard", "reviewer": "/review", "agent": "/appeals",
+HOME = {"admin": "/rules", "manager": "/dashboard", "reviewer": "/review", "agent": "/me",
         "sales": "/customers", "integration": "/docs"}  # fmt: skip
 
 

@@ -235,7 +235,7 @@ def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_f
     print_demo_users(store, Console(file=out, width=200))
     print_demo_users(store, Console(file=io.StringIO()))  # a second `qc demo` adds nobody twice
     assert "a local toy" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
-    homes = {"admin": "/dashboard", "manager": "/dashboard", "reviewer": "/review", "agent": "/appeals",
+    homes = {"admin": "/rules", "manager": "/dashboard", "reviewer": "/review", "agent": "/me",
              "sales": "/customers", "integration": "/docs"}  # fmt: skip
     with TestClient(create_app(store.settings, store=store)) as client:
         for username, role, _employee, _teams in DEMO_USERS:
