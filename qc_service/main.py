@@ -42,7 +42,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 )  # fmt: skip
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {("GET", "/v1/healthz"), ("GET", "/login"), ("POST", "/login")}
-)
+)  # GET / (home) needs a login: it is not public
 """The only operations without a credential (ACCESS.md): health, the login page and the login
 itself (and the static assets, mounted apart)."""
 
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             route.openapi_extra = {**(route.openapi_extra or {}), "x-qc-operation": op.value}
     for router in ROUTERS:
         app.include_router(router)
+    app.state.page_paths = frozenset(r.path for r in api_routes() if "GET" in r.methods)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # anonymous (ACCESS.md)
     return app
 

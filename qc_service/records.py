@@ -155,7 +155,8 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
 
 
 SERVER_OWNED = frozenset({"status", "score", "reviewer", "decided_at"})
-"""Fields the service sets and a client may not (ACCESS.md): refused, not silently dropped."""
+"""Fields the service sets and an API client may not (ACCESS.md: request bodies): refused over
+HTTP, not silently dropped. Files (``qc ingest``, ``qc analyze``) keep unknown fields."""
 
 
 def server_owned_field(data: Any, prefix: str = "") -> str | None:
@@ -180,10 +181,6 @@ def parse_record(data: Any, *, line: int | None = None) -> RecordIn:
     record_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(data, dict):
         raise RecordError("a record must be a JSON object", record_id=None, field=None, line=line)
-    owned = server_owned_field(data)
-    if owned is not None:
-        raise RecordError("set by the service; a record may not carry it", line=line, field=owned,
-                          record_id=record_id if isinstance(record_id, str) else None)  # fmt: skip
     try:
         return RecordIn.model_validate(data)
     except ValidationError as exc:

@@ -173,8 +173,8 @@ def print_demo_users(store: Store, console: Console) -> None:
         table.add_row(username, role, scope, DEMO_PASSWORD)
     console.print(table)
     console.print(
-        "Log in: `qc serve`, then POST /login (form username, password) from a browser, or get an API "
-        'token: `qc tokens create demo-admin` and `curl -H "Authorization: Bearer <token>" '
-        "http://127.0.0.1:8000/v1/violations`.",
+        "Log in: `qc serve`, then http://127.0.0.1:8000/login in a browser; or an API token: "
+        "`TOKEN=$(.venv/bin/qc tokens create demo-admin | tail -1)` and "
+        '`curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/violations`.',
         soft_wrap=True,
     )

@@ -47,6 +47,11 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
             return rejected(None, TenantMismatch(f"tenant {named!r} is not the tenant of this "
                                                  "credential", field="tenant", record_id=rid), rid)  # fmt: skip
         data = {**data, "tenant": tenant}
+        owned = server_owned_field(data)
+        if owned is not None:
+            rid = data.get("id") if isinstance(data.get("id"), str) else None
+            return rejected(None, RecordInvalid("set by the service; a request may not carry it",
+                                                field=owned, record_id=rid), rid)  # fmt: skip
         audio_error = _foreign_audio(data, tenant)
         if audio_error is not None:
             rid = data.get("id") if isinstance(data.get("id"), str) else None

@@ -3,9 +3,10 @@ holds the ``scheduler`` lease runs the jobs that are due.
 
 Why a lease in the database: API processes, workers and a lone ``qc scheduler`` may all run the
 loop; exactly one of them works at a time, and a crashed holder's lease runs out. Each job runs in
-its own transaction (a failing job is logged and retried next tick, the others still run); the
-time it last ran is kept in the database (a lease row ``job:<name>``), so a daily job runs once a
-day whoever holds the lease. Conversations a job hands to the deep lane are submitted after its
+its own transaction holding its row lock (``job:<name>``, where the time it last ran is kept), so
+two processes never run one job at once and a daily job runs once a day whoever holds the lease;
+a failing job is logged and retried next tick, the others still run. The lease is renewed before
+each job. Conversations a job hands to the deep lane are submitted after its
 commit. With a broker, a due job is enqueued as a Celery task (``qc.jobs.run``) and a worker runs
 it; when the broker refuses, the holder runs it itself (the failure is logged, nothing waits).
 """
@@ -18,7 +19,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -31,6 +32,8 @@ from qc_service.jobs.registry import Job, JobContext, registered
 
 log = logging.getLogger(__name__)
 SCHEDULER_LEASE = "scheduler"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""A job row's time before its first run."""
 
 
 def holder_id() -> str:
@@ -69,27 +72,53 @@ class TickResult:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _last_run(session_factory: Any, name: str) -> datetime | None:
+def _row(session_factory: Any, key: str) -> datetime | None:
     with session_factory() as db_session:
-        row = db_session.get(Lease, f"job:{name}")
+        row = db_session.get(Lease, key)
         return row.until if row else None
 
 
-def _mark_run(db_session: Any, name: str, now: datetime) -> None:
-    row = db_session.get(Lease, f"job:{name}")
+def _set(db_session: Any, key: str, when: datetime) -> None:
+    row = db_session.get(Lease, key)
     if row is None:
-        db_session.add(Lease(name=f"job:{name}", holder="scheduler", until=now))
+        db_session.add(Lease(name=key, holder="scheduler", until=when))
     else:
-        row.until = now
+        row.until = when
 
 
-def run_job(store: Any, job: Job, submit: Callable[[int], None], now: datetime) -> dict[str, Any]:
-    """Run one job in its own transaction; then submit the conversations it queued and run its
-    after-commit effects (files to delete…)."""
+def _lock_job(db_session: Any, name: str) -> datetime | None:
+    """Lock the job's row for this transaction (PostgreSQL ``FOR UPDATE``; SQLite's write lock
+    is already held) and return when it last ran: two processes never run one job at once."""
+    key = f"job:{name}"
+    if db_session.get(Lease, key) is None:
+        try:
+            with db_session.begin_nested():
+                db_session.add(Lease(name=key, holder="scheduler", until=EPOCH))
+        except IntegrityError:  # another process created it first
+            pass
+    row = db_session.get(Lease, key, with_for_update=True, populate_existing=True)
+    return None if row is None or row.until == EPOCH else row.until
+
+
+def is_due(job: Job, last: datetime | None, now: datetime) -> bool:
+    """A job with a period is due when it never ran or its period has passed since."""
+    return job.every is None or last is None or now - last >= timedelta(seconds=job.every)
+
+
+def run_job(
+    store: Any, job: Job, submit: Callable[[int], None], now: datetime, *, force: bool = False
+) -> dict[str, Any]:
+    """Run one job in its own transaction, holding its row lock, if it is (still) due; then
+    submit the conversations it queued and run its after-commit effects (files to delete…).
+    Returns ``{"skipped": "not due"}`` when another process ran it meanwhile."""
     with write_transaction(store.session_factory) as db_session:
+        if not force and not is_due(job, _lock_job(db_session, job.name), now):
+            return {"skipped": "not due"}
+        if force:
+            _lock_job(db_session, job.name)
         ctx = JobContext(store=store, db_session=db_session, now=now)
         result = job.fn(ctx)
-        _mark_run(db_session, job.name, now)
+        _set(db_session, f"job:{job.name}", now)
     for pk in ctx.to_submit:
         submit(pk)
     for effect in ctx.after_commit:
@@ -113,13 +142,19 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="qc-scheduler", daemon=True)
 
     def due(self, job: Job, now: datetime, *, force: bool) -> bool:
-        """Whether ``job`` runs on this tick."""
+        """Whether ``job`` runs (or is sent to a worker) on this tick: enabled, due, and — with a
+        broker — not already in flight (sent within ``QC_TASK_VISIBILITY_SECONDS``)."""
         if not job.enabled(self.store.settings):
             return False
-        if force or job.every is None:
+        if force:
             return True
-        last = _last_run(self.store.session_factory, job.name)
-        return last is None or now - last >= timedelta(seconds=job.every)
+        if self.enqueue is not None:
+            sent = _row(self.store.session_factory, f"queued:{job.name}")
+            if sent is not None and now - sent < timedelta(
+                seconds=self.store.settings.task_visibility_seconds
+            ):
+                return False
+        return is_due(job, _row(self.store.session_factory, f"job:{job.name}"), now)
 
     def tick(self, *, now: datetime | None = None, force: bool = False) -> TickResult:
         """Run the due jobs (``force``: every enabled one) if this process holds the lease."""
@@ -130,17 +165,22 @@ class Scheduler:
             return TickResult(False)
         now = now or utcnow()
         out = TickResult(True)
+        lease = max(interval * 2, 5.0)
         for name in sorted(self.jobs):
             job = self.jobs[name]
             if not self.due(job, now, force=force):
                 continue
+            if not acquire_lease(self.store.session_factory, SCHEDULER_LEASE, self.holder, lease):
+                break  # renewed before each job: a slow job never lets a second holder in mid-tick
             try:
                 if self.enqueue is not None and self.enqueue(name):
                     with write_transaction(self.store.session_factory) as db_session:
-                        _mark_run(db_session, name, now)  # due again only after its period
+                        _set(
+                            db_session, f"queued:{name}", now
+                        )  # in flight; the worker marks the run
                     out.results[name] = {"enqueued": True}
                     continue
-                out.results[name] = run_job(self.store, job, self.submit, now)
+                out.results[name] = run_job(self.store, job, self.submit, now, force=force)
             except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("job %s failed", name)
                 out.errors[name] = f"{type(exc).__name__}: {exc}"

@@ -118,6 +118,15 @@ def purge(db_session: Session, *, days: int, data_dir: Path, dry_run: bool, acto
         db_session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
         _mark_tag_evidence(db_session, {(row.tenant_id, row.external_id) for row in chunk})
     report.conversations = len(doomed)
+    if report.files:  # a recording another (kept) conversation still points at stays
+        audio = select(Conversation.call["audio"].as_string())
+        if dry_run:  # the doomed ones are still there (a real run deleted them above)
+            audio = audio.where(Conversation.id.not_in([row.id for row in doomed]))
+        kept = {Path(a) if Path(a).is_absolute() else data_dir / a
+                for (a,) in db_session.execute(audio) if a}  # fmt: skip
+        kept_resolved = {p.resolve() for p in kept}
+        report.files = [p for p in report.files if p.resolve() not in kept_resolved]
+        report.audio_files = len(report.files)
     for tenant, n in sorted(report.by_tenant.items()):
         record(db_session, tenant_id=tenant, actor=actor, action="retention.purge",
                entity_type="conversations", entity_id=f"before {cutoff.date().isoformat()}",

@@ -70,8 +70,10 @@ def _tag_act(store: Any, scope: Scope, user: Principal, customer_id: str, tag: s
     with write_transaction(store.session_factory) as db:
         if not act(db, visible_customer(db, scope, customer_id)):
             raise NotFound(f"customer {customer_id!r} has no tag {tag!r}", record_id=customer_id)
-        record(db, tenant_id=scope.tenant_id, actor=user.username, action=action,
-               entity_type="customer", entity_id=customer_id, reason=reason, after={"tag": tag})  # fmt: skip
+        summary = {"tag": tag}  # what was on before a removal; what holds after the others
+        record(db, tenant_id=scope.tenant_id, actor=user.username, action=action, entity_type="customer",
+               entity_id=customer_id, reason=reason, before=summary if action == "tag.removed" else None,
+               after=None if action == "tag.removed" else summary)  # fmt: skip
 
 
 @router.delete("/v1/customers/{customer_id}/tags/{tag}", status_code=204, responses={404: {"model": ErrorOut}},

@@ -179,9 +179,9 @@ def replace_in_group(
     removed = []
     for other in active_tags(db_session=db_session, customer=customer):
         if other.tag != tag and other.tag in group_tags:
-            remove_tag(db_session=db_session, customer=customer, tag=other.tag, actor="system",
-                       reason=f"replaced by {tag} (exclusive group)")  # fmt: skip
-            removed.append(other.tag)
+            if remove_tag(db_session=db_session, customer=customer, tag=other.tag, actor="system",
+                          reason=f"replaced by {tag} (exclusive group)"):  # fmt: skip
+                removed.append(other.tag)  # a locked tag stays, and is not reported removed
     return removed
 
 

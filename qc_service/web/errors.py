@@ -72,9 +72,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         err = exc.errors()[0]
         loc = [str(p) for p in err.get("loc", []) if p != "body"]
+        if is_page(request) and request.url.path == "/login":  # the form again, nothing revealed
+            return render(request, "login.html", {"error": "用户名或密码错误"}, status=422)
+        if is_page(request):
+            return page_error(request, 422, "REQUEST_INVALID", err.get("msg", "invalid request"))
         body = error_body("REQUEST_INVALID", err.get("msg", "invalid request"),
                           field=".".join(loc) or None)  # fmt: skip
         return JSONResponse(body, status_code=422)

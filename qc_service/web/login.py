@@ -15,10 +15,10 @@ from pydantic import BaseModel
 
 from qc_service.db.session import write_transaction
 from qc_service.identity import service
-from qc_service.identity.policy import AuthInvalid, LoginThrottled, Op, Scope
+from qc_service.identity.policy import AuthInvalid, CsrfFailed, LoginThrottled, Op, Scope
 from qc_service.web.deps import SESSION_COOKIE, CurrentUser, require
 from qc_service.web.masking import MaskingRoute
-from qc_service.web.templating import render, wants_html
+from qc_service.web.templating import render, same_origin, wants_html
 
 router = APIRouter(tags=["identity"], route_class=MaskingRoute)
 HOME = {"admin": "/rules", "manager": "/dashboard", "reviewer": "/review", "agent": "/me",
@@ -34,6 +34,18 @@ class Me(BaseModel):
     employee_id: str | None
     teams: list[str]
     csrf_token: str | None = None
+
+
+def home_of(request: Request, role: str) -> str:
+    """The role's home page of UI.md once it is mounted; until then the plain home page ``/``."""
+    target = HOME.get(role, "/")
+    return target if target in getattr(request.app.state, "page_paths", frozenset()) else "/"
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request, _scope: Annotated[Scope, require(Op.SELF_READ)]) -> Response:
+    """Who is logged in, and where to go (the role's pages come with the UI issues)."""
+    return render(request, "home.html", {})
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -60,6 +72,8 @@ def login(
 ) -> Response:
     """Start a session: 303 to ``next`` or the role's home page with the ``qc_session`` cookie. A
     browser that fails gets the login page again (``用户名或密码错误``, nothing else revealed)."""
+    if not same_origin(request):
+        raise CsrfFailed("a login must come from this site's own form", field="origin")
     store = request.app.state.store
     source = request.client.host if request.client else None
     with write_transaction(store.session_factory) as db_session:
@@ -78,7 +92,9 @@ def login(
     if outcome.session is None:
         raise AuthInvalid("unknown user or wrong password", field="password")
     new = outcome.session
-    response = RedirectResponse(_safe_next(next) or HOME.get(new.user.role, "/"), status_code=303)
+    response = RedirectResponse(
+        _safe_next(next) or home_of(request, new.user.role), status_code=303
+    )
     response.set_cookie(
         SESSION_COOKIE, new.secret, httponly=True, samesite="lax",
         secure=store.settings.cookie_secure, path="/",

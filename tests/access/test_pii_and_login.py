@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from qc_service.pipeline.files import ingest_one
 from qc_service.rules.contact import mask_pii
 from qc_service.store import Store
+from qc_service.web.login import HOME
 from qc_service.web.masking import clean_log_text, install_log_masking, mask_json_text
 
 LUHN_CARD = "6222021234567890123"
@@ -143,7 +144,7 @@ def test_login_sets_a_session_cookie_and_wrong_or_unknown_look_the_same(
     ok = client.post(
         "/login", data={"username": "li", "password": "password-123"}, follow_redirects=False
     )
-    assert (ok.status_code, ok.headers["location"]) == (303, "/review")
+    assert (ok.status_code, ok.headers["location"]) == (303, "/")
     cookie = ok.headers["set-cookie"]
     assert (
         "qc_session=" in cookie
@@ -244,7 +245,14 @@ def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_f
                 data={"username": username, "password": DEMO_PASSWORD},
                 follow_redirects=False,
             )
-            assert (r.status_code, r.headers["location"]) == (303, homes[role]), username
+            mounted = (
+                role == "integration"
+            )  # /docs is served; the other homes come with the UI issue
+            assert (r.status_code, r.headers["location"]) == (
+                303,
+                homes[role] if mounted else "/",
+            ), username
+            assert homes[role] == HOME[role]  # where it will go once the UI issue mounts it
             assert client.get("/v1/me").json()["role"] == role
             client.cookies.clear()
         page = client.post("/login", data={"username": "demo-admin", "password": "wrong-wrong"},
@@ -261,7 +269,7 @@ def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_f
         client.cookies.clear()
         evil = client.post("/login", data={"username": "demo-reviewer", "password": DEMO_PASSWORD,
                                            "next": "//evil.example/"}, follow_redirects=False)  # fmt: skip
-        assert evil.headers["location"] == "/review"
+        assert evil.headers["location"] == "/"
 
 
 def test_pages_answer_errors_as_pages_and_send_the_logged_out_to_login(
@@ -281,3 +289,26 @@ def test_pages_answer_errors_as_pages_and_send_the_logged_out_to_login(
     assert (api.status_code, api.json()["error"]["code"]) == (401, "AUTH_REQUIRED")
     forbidden = client.get("/docs", headers={**html, **bearer(store, "agent")})
     assert forbidden.status_code == 200  # any user may read the contract
+
+
+def test_a_cross_site_form_cannot_log_a_browser_in(client: TestClient, store: Store) -> None:
+    bearer(store, "reviewer", username="li")
+    client.headers.pop("Authorization")
+    form = {"username": "li", "password": "password-123"}
+    for headers in (
+        {"origin": "https://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "null"},
+    ):
+        r = client.post("/login", data=form, headers=headers, follow_redirects=False)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "CSRF_FAILED"), headers
+        assert "set-cookie" not in r.headers
+    own = client.post("/login", data=form, headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"},
+                      follow_redirects=False)  # fmt: skip
+    assert own.status_code == 303 and own.headers["location"] == "/"  # /review is not mounted yet
+    home = client.get("/", headers={"accept": "text/html"})
+    assert "li（reviewer）" in home.text and "退出" in home.text
+    bad = client.post(
+        "/login", data={"username": "x" * 300, "password": "p"}, headers={"accept": "text/html"}
+    )
+    assert bad.status_code == 422 and "用户名或密码错误" in bad.text

@@ -82,3 +82,36 @@ def test_purge_keeps_open_appeals_and_tags_and_audits_the_counts(tmp_path: Path)
         cmd, env={**env, "QC_RETENTION_DAYS": ""}, capture_output=True, text=True, timeout=120
     )
     assert off.returncode == 0 and "nothing to purge" in off.stdout
+
+
+def test_a_recording_a_kept_conversation_still_uses_is_not_deleted(
+    store: Store, tmp_path: Path
+) -> None:
+    from qc_service.db.session import write_transaction
+    from qc_service.retention.service import purge
+
+    data = tmp_path / "data"
+    (data / "default").mkdir(parents=True)
+    shared, own = data / "default" / "shared.wav", data / "default" / "own.wav"
+    for path in (shared, own):
+        path.write_bytes(b"RIFF")
+    calls = (
+        ("old-a", "default/shared.wav"),
+        ("old-b", "default/own.wav"),
+        ("new", "default/shared.wav"),
+    )
+    for cid, audio in calls:
+        rec = {
+            **chat(cid, "e1", "销售一组", "u1", "您好"),
+            "channel": "call",
+            "call": {"audio": audio},
+        }
+        assert ingest_one(store, rec, final=True).status == "accepted"
+    _age(store, "old-a", 400)
+    _age(store, "old-b", 400)
+    for dry_run in (True, False):
+        with write_transaction(store.session_factory) as db:
+            report = purge(db, days=365, data_dir=data, dry_run=dry_run, actor="tests")
+        report.delete_files()
+        assert (report.conversations, report.files) == (2, [own])
+    assert shared.exists() and not own.exists()

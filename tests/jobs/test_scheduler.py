@@ -9,7 +9,7 @@ import pytest
 
 from qc_service.db.base import utcnow
 from qc_service.jobs.registry import DuplicateJob, Job, JobContext, job, parse_every, registered
-from qc_service.jobs.scheduler import Scheduler
+from qc_service.jobs.scheduler import Scheduler, run_job
 from qc_service.kernel import JOB_MODULES
 from qc_service.store import Store
 
@@ -66,29 +66,66 @@ def test_a_daily_job_runs_once_a_day_whoever_holds_the_lease_and_a_failing_job_s
     assert runs == ["daily", "daily"]
 
 
-def test_with_a_broker_due_jobs_are_enqueued_and_run_here_when_the_broker_refuses(
+def test_with_a_broker_a_due_job_is_sent_once_in_flight_and_again_if_no_worker_ran_it(
     store: Store,
 ) -> None:
     runs: list[str] = []
 
     def daily(_ctx: JobContext) -> dict[str, Any]:
-        runs.append("ran here")
+        runs.append("ran")
         return {}
 
-    jobs = {"t.daily": Job("t.daily", daily, 86400.0, lambda _s: True)}
+    job_ = Job("t.daily", daily, 86400.0, lambda _s: True)
+    jobs = {"t.daily": job_}
     sent: list[str] = []
     now = utcnow()
     took = Scheduler(
         store, lambda _pk: None, holder="a", jobs=jobs, enqueue=lambda n: sent.append(n) or True
     )
+    assert took.tick(now=now).results == {"t.daily": {"enqueued": True}} and runs == []
+    assert took.tick(now=now + timedelta(seconds=60)).results == {}  # in flight: not sent twice
+    later = now + timedelta(hours=1)  # no worker ran it within the visibility timeout: sent again
     assert (
-        took.tick(now=now).results == {"t.daily": {"enqueued": True}}
-        and sent == ["t.daily"]
-        and runs == []
+        took.tick(now=later).results == {"t.daily": {"enqueued": True}} and sent == ["t.daily"] * 2
     )
-    assert (
-        took.tick(now=now + timedelta(hours=1)).results == {}
-    )  # enqueued counts as run: not due again
+    assert run_job(store, job_, lambda _pk: None, later) == {} and runs == [
+        "ran"
+    ]  # a worker runs it
+    assert run_job(store, job_, lambda _pk: None, later) == {
+        "skipped": "not due"
+    }  # a duplicate delivery
+    assert took.tick(now=later + timedelta(hours=2)).results == {}  # ran: due again tomorrow
     refused = Scheduler(store, lambda _pk: None, holder="a", jobs=jobs, enqueue=lambda _n: False)
-    refused.tick(now=now + timedelta(hours=25))
-    assert runs == ["ran here"]  # the broker said no: the lease holder ran it itself
+    refused.tick(now=later + timedelta(hours=25))
+    assert runs == ["ran", "ran"]  # the broker said no: the lease holder ran it itself
+
+
+def test_two_processes_never_run_one_job_at_once(store: Store) -> None:
+    """The job's row is locked for its run: a second runner waits, then finds it not due."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    def slow(_ctx: JobContext) -> dict[str, Any]:
+        runs.append("start")
+        started.set()
+        release.wait(10)
+        runs.append("end")
+        return {}
+
+    job_ = Job("t.slow", slow, 3600.0, lambda _s: True)
+    now = utcnow()
+    first = threading.Thread(target=run_job, args=(store, job_, lambda _pk: None, now))
+    first.start()
+    assert started.wait(10)
+    results: list[dict[str, Any]] = []
+    second = threading.Thread(
+        target=lambda: results.append(run_job(store, job_, lambda _pk: None, now))
+    )
+    second.start()
+    second.join(0.5)  # let it reach the row lock while the first run holds it
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert runs == ["start", "end"] and results == [{"skipped": "not due"}]
