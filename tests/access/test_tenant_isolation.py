@@ -60,3 +60,40 @@ def test_same_ids_in_two_tenants_stay_apart_through_every_lane(
     with store.session_factory() as db:
         statuses = {(e.tenant_id, e.status) for e in db.scalars(select(OutboxEvent))}
     assert statuses <= {("default", "delivered"), ("acme", "delivered")}
+
+
+def test_the_scheduler_closes_each_tenants_idle_chats_and_the_final_run_stays_in_its_tenant(
+    client: TestClient, store: Store
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from qc_service.conversations.models import Conversation
+    from qc_service.db.base import utcnow
+    from qc_service.jobs.scheduler import Scheduler
+
+    texts = {"default": RED, "acme": "您好"}
+    for tenant, text in texts.items():
+        rec = chat("idle-1", "e1", "销售一组", "u1", text)
+        rec.pop("tenant")
+        assert client.post("/v1/conversations", json={"records": [rec]},
+                           headers=bearer(store, "integration", tenant=tenant)).status_code == 200  # fmt: skip
+    lane = client.app.state.runtime.lane  # type: ignore[attr-defined]
+    lane.drain()
+    with store.session_factory() as s, s.begin():
+        s.execute(update(Conversation).values(last_message_at=utcnow() - timedelta(hours=2)))
+    holder = client.app.state.scheduler.holder  # type: ignore[attr-defined]
+    closed = (
+        Scheduler(store, lane.submit, holder=holder)
+        .tick()
+        .results["conversations.close_idle"]["closed"]
+    )
+    assert len(closed) == 2
+    lane.drain()
+    for tenant in texts:
+        body = client.get(
+            "/v1/conversations/idle-1", headers=bearer(store, "admin", tenant=tenant)
+        ).json()
+        assert (body["tenant"], body["closed"], body["status"]) == (tenant, True, "analysed")
+        assert bool(body["violations"]) is (tenant == "default")
