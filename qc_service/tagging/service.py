@@ -130,13 +130,17 @@ def remove_by_person(
         return False
     row = _tag_row(db_session, customer, tag, on=False)
     assert row is not None
+    _override(row, "removed", actor, reason)
+    return True
+
+
+def _override(row: CustomerTag, kind: str, actor: str, reason: str) -> None:
     row.override, row.override_by, row.override_at, row.override_reason = (
-        "removed",
+        kind,
         actor,
         utcnow(),
         reason,
     )
-    return True
 
 
 def lock_tag(*, db_session: Session, customer: Customer, tag: str, actor: str, reason: str) -> bool:
@@ -144,12 +148,7 @@ def lock_tag(*, db_session: Session, customer: Customer, tag: str, actor: str, r
     row = _tag_row(db_session, customer, tag, on=True)
     if row is None:
         return False
-    row.override, row.override_by, row.override_at, row.override_reason = (
-        "locked",
-        actor,
-        utcnow(),
-        reason,
-    )
+    _override(row, "locked", actor, reason)
     return True
 
 
