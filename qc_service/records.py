@@ -159,6 +159,28 @@ SERVER_OWNED = frozenset({"status", "score", "reviewer", "decided_at"})
 HTTP, not silently dropped. Files (``qc ingest``, ``qc analyze``) keep unknown fields."""
 
 
+def surrogate_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding a lone surrogate (``"\\ud800"`` is valid JSON but not
+    text: no database stores it and no analysis can read it), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(value)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = surrogate_path(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = surrogate_path(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def server_owned_field(data: Any, prefix: str = "") -> str | None:
     """The path of the first server-owned field in a record or its messages, if any."""
     if not isinstance(data, dict):
@@ -181,6 +203,10 @@ def parse_record(data: Any, *, line: int | None = None) -> RecordIn:
     record_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(data, dict):
         raise RecordError("a record must be a JSON object", record_id=None, field=None, line=line)
+    broken = surrogate_path(data)
+    if broken is not None:
+        raise RecordError("not valid Unicode text (a lone surrogate)", field=broken, line=line,
+                          record_id=record_id if isinstance(record_id, str) else None)  # fmt: skip
     try:
         return RecordIn.model_validate(data)
     except ValidationError as exc:

@@ -49,7 +49,9 @@ def audit_log(
     object_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: Annotated[int | None, Query(ge=1, description="`next` of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="`next` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Who did what to which object, when and why; filters by actor, action, object, time."""

@@ -24,7 +24,13 @@ from qc_service.db.session import write_transaction
 from qc_service.errors import QCError, RecordInvalid
 from qc_service.identity.policy import TenantMismatch
 from qc_service.ingest.service import RecordAnswer, rejected
-from qc_service.records import MessageIn, RecordError, parse_record, server_owned_field
+from qc_service.records import (
+    MessageIn,
+    RecordError,
+    parse_record,
+    server_owned_field,
+    surrogate_path,
+)
 from qc_service.rulesets.service import ensure_builtin_pack
 from qc_service.runtime import Runtime
 
@@ -108,6 +114,11 @@ def _foreign_audio(data: dict[str, Any], tenant: str) -> str | None:
 
 def parse_messages(data: Any, record_id: str) -> list[MessageIn]:
     """Validate ``{"messages": [...]}`` items, naming the failing field."""
+    broken = surrogate_path(data, "messages")
+    if broken is not None:
+        raise RecordInvalid(
+            "not valid Unicode text (a lone surrogate)", field=broken, record_id=record_id
+        )
     owned = server_owned_field({"messages": data}) if isinstance(data, list) else None
     if owned is not None:
         raise RecordInvalid(

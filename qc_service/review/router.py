@@ -59,7 +59,9 @@ def list_violations(
             "`ranking.reason` says why"
         ),
     ] = "newest",
-    cursor: Annotated[int | None, Query(description="`next` of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="`next` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> s.ViolationPage:
     """Newest first (or by overturn risk); a page `{"items", "total", "next", "ranking"}`."""

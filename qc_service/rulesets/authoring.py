@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from qc_service.audit.models import AuditEvent
 from qc_service.db.base import utcnow
 from qc_service.errors import NotFound, QCError, RuleInvalid
-from qc_service.records import RecordError, parse_record, to_conversation
+from qc_service.records import RecordError, parse_record, surrogate_path, to_conversation
 from qc_service.rules.analysis import analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 from qc_service.rules.errors import RuleValidationError
@@ -82,9 +82,13 @@ def publish_one(
 
 def _parse(text: str) -> Any:
     try:
-        return parse_rules_text(text, "request")
+        doc = parse_rules_text(text, "request")
     except RuleValidationError as exc:
         raise RuleInvalid(str(exc), field=exc.first.path) from None
+    broken = surrogate_path(doc)
+    if broken is not None:
+        raise RuleInvalid("not valid Unicode text (a lone surrogate)", field=broken)
+    return doc
 
 
 def set_enabled(

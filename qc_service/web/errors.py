@@ -31,6 +31,15 @@ def error_body(code: str, message: str, *, field: str | None = None,
                       "rule_id": None, "error_id": error_id}}  # fmt: skip
 
 
+def _text(value: Any) -> Any:
+    """Strings safe to encode: a lone surrogate quoted from bad input becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    return value
+
+
 def _headers(exc: QCError) -> dict[str, str] | None:
     retry = getattr(exc, "retry_after", None)
     return {"Retry-After": str(retry)} if retry is not None else None
@@ -69,7 +78,7 @@ def install(app: FastAPI) -> None:
     async def qc_error(request: Request, exc: QCError) -> Response:
         if is_page(request):
             return page_error(request, exc.status, exc.code, exc.message, headers=_headers(exc))
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=_headers(exc))
+        return JSONResponse(_text(exc.to_dict()), status_code=exc.status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -81,14 +90,14 @@ def install(app: FastAPI) -> None:
             return page_error(request, 422, "REQUEST_INVALID", err.get("msg", "invalid request"))
         body = error_body("REQUEST_INVALID", err.get("msg", "invalid request"),
                           field=".".join(loc) or None)  # fmt: skip
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(_text(body), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         if is_page(request):
             return page_error(request, exc.status_code, code, str(exc.detail))
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+        return JSONResponse(_text(error_body(code, str(exc.detail))), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))  # fmt: skip
 
     @app.exception_handler(Exception)

@@ -115,14 +115,30 @@ def install_log_masking() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
         try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string is left for logging to report
-            return record
-        clean = clean_log_text(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = clean_log_text(logging.Formatter().formatException(record.exc_info))
+            # the message and each argument on its own: formatters that read ``args`` themselves
+            # (uvicorn's access log) keep their structure
+            if isinstance(record.msg, str):
+                record.msg = clean_log_text(record.msg)
+            if isinstance(record.args, tuple):
+                record.args = tuple(
+                    clean_log_text(a) if isinstance(a, str) else a for a in record.args
+                )
+            elif isinstance(record.args, dict):
+                record.args = {
+                    k: clean_log_text(v) if isinstance(v, str) else v
+                    for k, v in record.args.items()
+                }
+            if record.exc_info and record.exc_info[0] is not None:
+                record.exc_text = clean_log_text(
+                    logging.Formatter().formatException(record.exc_info)
+                )
+        except Exception:  # noqa: BLE001 - masking must never stop a log line; say it was withheld
+            record.msg, record.args, record.exc_text = (
+                "[log line withheld: could not be masked]",
+                None,
+                None,
+            )
+            record.exc_info = None
         return record
 
     logging.setLogRecordFactory(factory)

@@ -159,3 +159,34 @@ def test_the_spec_and_docs_need_a_credential(client: TestClient) -> None:
         assert client.get(path).json()["error"]["code"] == "AUTH_REQUIRED"
     assert client.get("/redoc").status_code == 404
     assert client.get("/v1/healthz").status_code == 200
+
+
+def test_lone_surrogates_and_huge_cursors_are_clear_errors_not_500s(
+    client: TestClient, store: Store
+) -> None:
+    import json
+    import logging
+
+    bot = bearer(store, "integration")
+    record = chat("c-u", "e1", "销售一组", "u1", "好")
+    body = json.dumps({"records": [record]}, ensure_ascii=False).replace(
+        "好", "\\ud8d5"
+    )  # valid JSON
+    r = client.post(
+        "/v1/conversations", content=body, headers={**bot, "content-type": "application/json"}
+    )
+    err = r.json()["results"][0]["error"]
+    assert (r.status_code, err["code"], err["field"]) == (422, "RECORD_INVALID", "messages[1].text")
+    for url in (
+        "/v1/audit?cursor=16461437818278860124887891612532736",
+        "/v1/violations?cursor=99999999999999999999",
+    ):
+        r = client.get(url)
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "REQUEST_INVALID"), url
+    for rules in ('{"rules": [{"id": "x", "name": "\\ud800", "when": {"keyword": {"words": ["a"]}}}]}',
+                  '{"rules": [{"id": "\\ud800\\udc00x\\ud800", "when": {"bogus": 1}}]}'):  # fmt: skip
+        r = client.post("/v1/rules", content=rules, headers={"content-type": "application/json"})
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "RULE_INVALID"), rules
+    logging.getLogger("qc_service.test").warning(
+        "odd text %s", "\ud8d5 13812345678"
+    )  # must not raise

@@ -312,3 +312,22 @@ def test_a_cross_site_form_cannot_log_a_browser_in(client: TestClient, store: St
         "/login", data={"username": "x" * 300, "password": "p"}, headers={"accept": "text/html"}
     )
     assert bad.status_code == 422 and "用户名或密码错误" in bad.text
+
+
+def test_uvicorn_access_log_lines_are_masked_and_still_formatted() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    install_log_masking()
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/v1/customers/u1?phone=13812345678", "1.1", 200),
+        None,
+    )
+    line = AccessFormatter(
+        '%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False
+    ).format(record)
+    assert "13812345678" not in line and "138****5678" in line and line.endswith("200 OK")
