@@ -8,6 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def printable(text: str | None) -> str | None:
+    """``text`` with any lone surrogate (quoted from bad input: ``"\\ud800"`` is valid JSON) as
+    ``?``, so an error that quotes it can still be encoded and sent."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class QCError(Exception):
     """Base of every error a user can see."""
 
@@ -22,11 +30,12 @@ class QCError(Exception):
         record_id: str | None = None,
         rule_id: str | None = None,
     ) -> None:
+        message = printable(message) or ""
         super().__init__(message)
         self.message = message
-        self.field = field
-        self.record_id = record_id
-        self.rule_id = rule_id
+        self.field = printable(field)
+        self.record_id = printable(record_id)
+        self.rule_id = printable(rule_id)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"error": {"code", "message", "field", "record_id", "rule_id", "error_id"}}``."""

@@ -8,7 +8,7 @@ one of four roles; each role says which of those parts it runs, and tests build 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from crm_bridge.dispatcher import Dispatcher
@@ -19,12 +19,12 @@ from qc_service.conversations import jobs as conversations_jobs
 from qc_service.jobs.scheduler import Scheduler
 from qc_service.pipeline import jobs as pipeline_jobs
 from qc_service.pipeline.celery_app import create_celery
-from qc_service.pipeline.lanes import CeleryLane, DeepLane, InProcessLane
+from qc_service.pipeline.lanes import CeleryLane, InProcessLane
 from qc_service.pipeline.service import warm_up
 from qc_service.retention import jobs as retention_jobs
 from qc_service.review import jobs as review_jobs
 from qc_service.rulesets import jobs as rulesets_jobs
-from qc_service.runtime import Runtime
+from qc_service.runtime import Lane, Runtime
 from qc_service.store import Store, open_store
 from qc_service.web.masking import install_log_masking
 
@@ -44,7 +44,7 @@ def make_runtime(store: Store) -> Runtime:
     """In-process deep lane and hub by default; Celery and Redis pub/sub with ``QC_BROKER_URL``."""
     settings = store.settings
     hub = make_hub(settings.broker_url)
-    lane: DeepLane
+    lane: Lane
     if settings.broker_url:
         lane = CeleryLane(create_celery(settings), settings.celery_queue)
     else:
@@ -62,7 +62,8 @@ class Process:
     runtime: Runtime | None = None
     scheduler: Scheduler | None = None
     dispatcher: Dispatcher | None = None
-    _started: list[str] = field(default_factory=list)
+    own_lane: Lane | None = None
+    """A lane built only for the scheduler's re-queues (``qc scheduler`` without a broker)."""
 
     @property
     def hub(self) -> LocalHub | None:
@@ -88,8 +89,9 @@ class Process:
             self.dispatcher.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
-        if self.runtime is not None:
-            self.runtime.lane.close()
+        for lane in (self.runtime.lane if self.runtime else None, self.own_lane):
+            if lane is not None:
+                lane.close()
         if self.owns_store:
             self.store.close()
 
@@ -105,25 +107,29 @@ def build_process(
     role: ProcessRole,
     *,
     store: Store | None = None,
-    submit: DeepLane | None = None,
+    submit: Lane | None = None,
 ) -> Process:
-    """Open (and migrate) the store and build what ``role`` runs. ``submit``: the lane the sweep
-    re-queues onto when the process has no serving lane (a worker passes its Celery lane).
+    """Open (and migrate) the store, warm the analysis up where analysis runs (serve, worker) and
+    build what ``role`` runs. ``submit``: the lane the scheduler re-queues onto when the process
+    has no serving lane (a worker passes its Celery lane).
     ``QC_SCHEDULER=off`` keeps the scheduler loop out of this process."""
     install_log_masking()
     owns = store is None
     store = store or open_store(settings)
     with_lane, with_scheduler, with_dispatcher = _PARTS[role]
     process = Process(role=role, store=store, owns_store=owns)
-    if with_lane:
+    if role in ("serve", "worker"):
         warm_up(store)
+    if with_lane:
         process.runtime = make_runtime(store)
     lane = process.runtime.lane if process.runtime else submit
     if with_scheduler and settings.scheduler:
-        if lane is None and settings.broker_url:
-            lane = CeleryLane(create_celery(settings), settings.celery_queue)
         if lane is None:
-            lane = InProcessLane(store, lambda _event: None)
+            lane = process.own_lane = (
+                CeleryLane(create_celery(settings), settings.celery_queue)
+                if settings.broker_url
+                else InProcessLane(store, lambda _event: None)
+            )
         enqueue = lane.send_job if isinstance(lane, CeleryLane) else None
         process.scheduler = Scheduler(store, lane.submit, enqueue=enqueue)
     if with_dispatcher:

@@ -34,6 +34,7 @@ from qc_service.web import errors
 from qc_service.web.deps import operation_of
 from qc_service.web.docs import router as docs_router
 from qc_service.web.login import router as identity_router
+from qc_service.web.masking import MaskingRoute
 from qc_service.web.templating import STATIC_DIR
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         return {"status": "ok"}
 
     for route in api_routes():
+        if not isinstance(route, MaskingRoute):  # masking is a property of the door, not a habit
+            raise TypeError(f"{route.path}: its router must use route_class=MaskingRoute")
         op = route_operation(route)
         if op is not None:
             route.openapi_extra = {**(route.openapi_extra or {}), "x-qc-operation": op.value}

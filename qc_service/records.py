@@ -181,20 +181,20 @@ def surrogate_path(value: Any, path: str = "") -> str | None:
     return None
 
 
-def server_owned_field(data: Any, prefix: str = "") -> str | None:
+def server_owned_field(data: Any) -> str | None:
     """The path of the first server-owned field in a record or its messages, if any."""
     if not isinstance(data, dict):
         return None
     for key in data:
         if key in SERVER_OWNED:
-            return f"{prefix}{key}"
+            return str(key)
     messages = data.get("messages")
     if isinstance(messages, list):
         for i, m in enumerate(messages):
             if isinstance(m, dict):
                 found = next((k for k in m if k in SERVER_OWNED), None)
                 if found:
-                    return f"{prefix}messages[{i}].{found}"
+                    return f"messages[{i}].{found}"
     return None
 
 

@@ -12,8 +12,9 @@ from fastapi.responses import StreamingResponse
 
 from qc_service.alerts.hub import LocalHub
 from qc_service.identity.policy import Access, Op, Scope, check_tenant
+from qc_service.rules.contact import mask_pii_value
 from qc_service.web.deps import require, still_valid
-from qc_service.web.masking import MaskingRoute, mask_value
+from qc_service.web.masking import MaskingRoute
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=MaskingRoute)
 KEEPALIVE_SECONDS = 15.0
@@ -33,11 +34,8 @@ def in_scope(event: dict[str, Any], scope: Scope) -> bool:
     return scope.access is Access.ALL
 
 
-def _wanted(
-    event: dict[str, Any], tenant: str | None, employee: str | None, team: str | None
-) -> bool:
-    if tenant and event.get("tenant") != tenant:
-        return False
+def _wanted(event: dict[str, Any], employee: str | None, team: str | None) -> bool:
+    """The stream's own filters, within the scope (``in_scope``)."""
     if employee:
         recipient = (
             event.get("supervisor_id")
@@ -92,8 +90,8 @@ async def stream_alerts(
                         return  # a revoked token or ended session stops the stream too
                     yield ": keepalive\n\n"
                     continue
-                if in_scope(event, scope) and _wanted(event, None, employee, team):
-                    data = json.dumps(mask_value(event), ensure_ascii=False)
+                if in_scope(event, scope) and _wanted(event, employee, team):
+                    data = json.dumps(mask_pii_value(event), ensure_ascii=False)
                     yield f"id: {event.get('id')}\nevent: alert\ndata: {data}\n\n"
 
     return StreamingResponse(

@@ -279,9 +279,6 @@ def worker(
         os.nice(settings.worker_nice)
     celery = create_celery(settings)
     process = build_process(settings, "worker", submit=CeleryLane(celery, settings.celery_queue))
-    from qc_service.pipeline.service import warm_up
-
-    warm_up(process.store)
     register_tasks(celery, process.store)
     process.start()
     try:

@@ -7,7 +7,7 @@ query of conversations, violations, scores and customers adds one of these.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, Select, and_, false, select
 from sqlalchemy.orm import Session
 
 from qc_service.conversations.models import Conversation
@@ -17,26 +17,26 @@ from qc_service.identity.policy import Access, Scope
 from qc_service.tenancy.models import Employee
 
 
+def _employees(scope: Scope) -> Select[tuple[int]] | None:
+    """Ids of the employees a TEAMS or OWN scope covers (None: nobody, e.g. no teams set)."""
+    mine = select(Employee.id).where(Employee.tenant_id == scope.tenant_id)
+    if scope.access is Access.TEAMS:
+        return mine.where(Employee.team.in_(scope.teams)) if scope.teams else None
+    return mine.where(Employee.external_id == scope.employee_id) if scope.employee_id else None
+
+
 def conversation_clause(scope: Scope) -> ColumnElement[bool]:
     """Conversations the scope may see (always within its tenant)."""
     tenant = Conversation.tenant_id == scope.tenant_id
     if scope.access is Access.ALL:
         return tenant
-    if scope.access is Access.TEAMS:
-        if not scope.teams:
+    if scope.access is Access.CUSTOMERS:
+        if not scope.employee_id:
             return false()
-        mine = select(Employee.id).where(Employee.tenant_id == scope.tenant_id,
-                                         Employee.team.in_(scope.teams))  # fmt: skip
-        return and_(tenant, Conversation.employee_id.in_(mine))
-    if not scope.employee_id:
-        return false()
-    if scope.access is Access.OWN:
-        mine = select(Employee.id).where(Employee.tenant_id == scope.tenant_id,
-                                         Employee.external_id == scope.employee_id)  # fmt: skip
-        return and_(tenant, Conversation.employee_id.in_(mine))
-    owned = select(Customer.id).where(Customer.tenant_id == scope.tenant_id,
-                                      Customer.owner_external_id == scope.employee_id)  # fmt: skip
-    return and_(tenant, Conversation.customer_id.in_(owned))
+        owned = select(Customer.id).where(customer_clause(scope))
+        return and_(tenant, Conversation.customer_id.in_(owned))
+    employees = _employees(scope)
+    return false() if employees is None else and_(tenant, Conversation.employee_id.in_(employees))
 
 
 def customer_clause(scope: Scope) -> ColumnElement[bool]:
@@ -48,27 +48,11 @@ def customer_clause(scope: Scope) -> ColumnElement[bool]:
         if not scope.employee_id:
             return false()
         return and_(tenant, Customer.owner_external_id == scope.employee_id)
-    seen = (
-        select(Conversation.customer_id)
-        .join(Employee, Conversation.employee_id == Employee.id)
-        .where(Conversation.tenant_id == scope.tenant_id)
-    )
-    if scope.access is Access.TEAMS:
-        if not scope.teams:
-            return false()
-        seen = seen.where(Employee.team.in_(scope.teams))
-    else:
-        if not scope.employee_id:
-            return false()
-        seen = seen.where(Employee.external_id == scope.employee_id)
+    employees = _employees(scope)
+    if employees is None:
+        return false()
+    seen = select(Conversation.customer_id).where(Conversation.employee_id.in_(employees))
     return and_(tenant, Customer.id.in_(seen))
-
-
-def team_clause(scope: Scope) -> ColumnElement[bool] | None:
-    """For dashboards grouped by team: the employees a manager watches (None: the whole tenant)."""
-    if scope.access is Access.TEAMS:
-        return Employee.team.in_(scope.teams) if scope.teams else false()
-    return None
 
 
 def visible_conversation(db_session: Session, scope: Scope, external_id: str) -> Conversation:

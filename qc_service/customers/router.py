@@ -14,8 +14,8 @@ from qc_service.conversations.schemas import ErrorOut
 from qc_service.conversations.scope import conversation_clause, visible_customer
 from qc_service.identity.policy import Op, Scope, allowed
 from qc_service.review.models import Violation
-from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.schemas import TagOut
+from qc_service.tagging.service import active_tags
 from qc_service.web.deps import CurrentUser, DbSession, require
 from qc_service.web.masking import MaskingRoute
 
@@ -52,30 +52,23 @@ def get_customer_view(
     conversations that stand (overturned ones are not counted); ``crm_summary`` is what the CRM
     bridge wrote to the customer's core record. Sales see the tags but no violations."""
     customer = visible_customer(db, scope, customer_id)
-    findings = allowed(user.role, Op.VIOLATIONS_READ) is not None
-    tags = db.scalars(
-        select(CustomerTag)
-        .where(CustomerTag.customer_id == customer.id, CustomerTag.removed_at.is_(None))
-        .order_by(CustomerTag.first_seen_at)
-    ).all()
-    violations = db.execute(
-        select(Violation.rule_id, Violation.status)
-        .join(Conversation, Violation.conversation_id == Conversation.id)
-        .where(
-            Conversation.customer_id == customer.id,
-            Violation.status != "overturned",
-            conversation_clause(scope),
-        )  # a manager counts only their teams' findings
-    ).all()
+    tags = [TagOut.model_validate(t, from_attributes=True)
+            for t in active_tags(db_session=db, customer=customer)]  # fmt: skip
+    if allowed(user.role, Op.VIOLATIONS_READ) is None:  # sales: the tags, no findings
+        violations: dict[str, Any] = {}
+        crm_summary: dict[str, Any] = {}
+    else:
+        rows = db.execute(
+            select(Violation.rule_id, Violation.status)
+            .join(Conversation, Violation.conversation_id == Conversation.id)
+            .where(Conversation.customer_id == customer.id, Violation.status != "overturned",
+                   conversation_clause(scope))  # a manager counts only their teams' findings
+        ).all()  # fmt: skip
+        violations = {"total": len(rows), "by_rule": dict(Counter(r for r, _ in rows)),
+                      "by_status": dict(Counter(st for _, st in rows))}  # fmt: skip
+        crm_summary = customer.violation_summary or {}
     return CustomerRead(
         id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
-        crm_id=customer.crm_id, owner_id=customer.owner_external_id,
-        tags=[TagOut.model_validate(t, from_attributes=True) for t in tags],
-        violations={"total": len(violations), "by_rule": dict(Counter(r for r, _ in violations)),
-                    "by_status": dict(Counter(st for _, st in violations))},
-        crm_summary=customer.violation_summary or {},
-    ) if findings else CustomerRead(
-        id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
-        crm_id=customer.crm_id, owner_id=customer.owner_external_id,
-        tags=[TagOut.model_validate(t, from_attributes=True) for t in tags], violations={}, crm_summary={},
+        crm_id=customer.crm_id, owner_id=customer.owner_external_id, tags=tags,
+        violations=violations, crm_summary=crm_summary,
     )  # fmt: skip

@@ -164,11 +164,6 @@ class Scope:
     employee_id: str | None = None
     teams: tuple[str, ...] = field(default=())
 
-    @property
-    def whole_tenant(self) -> bool:
-        """True when nothing but the tenant limits what is seen."""
-        return self.access is Access.ALL
-
 
 def allowed(role: Role, op: Op) -> Access | None:
     """The access ``role`` has to ``op``, or None (403)."""

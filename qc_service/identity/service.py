@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from qc_service.audit.service import record
@@ -308,8 +308,3 @@ def logout(db_session: Session, *, secret: str) -> bool:
     record(db_session, tenant_id=user.tenant_id, actor=user.username, action="logout",
            entity_type="user", entity_id=user.username)  # fmt: skip
     return True
-
-
-def count_active_users(db_session: Session) -> int:
-    """Enabled users of the installation (the first-run hint of ``qc serve``)."""
-    return db_session.scalar(select(func.count(User.id)).where(User.disabled_at.is_(None))) or 0

@@ -48,22 +48,10 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
     is rejected with ``TENANT_MISMATCH`` and nothing of the other tenant is read or written."""
     if tenant is not None and isinstance(data, dict):
         named = data.get("tenant")
-        if named is not None and named != tenant:
-            rid = data.get("id") if isinstance(data.get("id"), str) else None
-            return rejected(None, TenantMismatch(f"tenant {named!r} is not the tenant of this "
-                                                 "credential", field="tenant", record_id=rid), rid)  # fmt: skip
-        data = {**data, "tenant": tenant}
-        owned = server_owned_field(data)
-        if owned is not None:
-            rid = data.get("id") if isinstance(data.get("id"), str) else None
-            return rejected(None, RecordInvalid("set by the service; a request may not carry it",
-                                                field=owned, record_id=rid), rid)  # fmt: skip
-        audio_error = _foreign_audio(data, tenant)
-        if audio_error is not None:
-            rid = data.get("id") if isinstance(data.get("id"), str) else None
-            return rejected(
-                None, RecordInvalid(audio_error, field="call.audio", record_id=rid), rid
-            )
+        data = {**data, "tenant": tenant if named is None else named}
+        refused = _refused_over_http(data, tenant)
+        if refused is not None:
+            return rejected(None, refused, refused.record_id)
     try:
         record = parse_record(data)
     except RecordError as exc:
@@ -94,6 +82,24 @@ def ingest_record(runtime: Runtime, data: Any, *, tenant: str | None = None) -> 
     )
     answer.alerts = len(events)
     return answer
+
+
+def _refused_over_http(data: dict[str, Any], tenant: str) -> QCError | None:
+    """What an API client may not send, though a file may: another tenant's record, a field the
+    service owns, a recording outside the tenant's folder."""
+    rid = data.get("id") if isinstance(data.get("id"), str) else None
+    if data["tenant"] != tenant:
+        return TenantMismatch(f"tenant {data['tenant']!r} is not the tenant of this credential",
+                              field="tenant", record_id=rid)  # fmt: skip
+    owned = server_owned_field(data)
+    if owned is not None:
+        return RecordInvalid(
+            "set by the service; a request may not carry it", field=owned, record_id=rid
+        )
+    audio_error = _foreign_audio(data, tenant)
+    if audio_error is not None:
+        return RecordInvalid(audio_error, field="call.audio", record_id=rid)
+    return None
 
 
 def _foreign_audio(data: dict[str, Any], tenant: str) -> str | None:

@@ -112,10 +112,9 @@ def run_job(
     submit the conversations it queued and run its after-commit effects (files to delete…).
     Returns ``{"skipped": "not due"}`` when another process ran it meanwhile."""
     with write_transaction(store.session_factory) as db_session:
-        if not force and not is_due(job, _lock_job(db_session, job.name), now):
+        last = _lock_job(db_session, job.name)
+        if not force and not is_due(job, last, now):
             return {"skipped": "not due"}
-        if force:
-            _lock_job(db_session, job.name)
         ctx = JobContext(store=store, db_session=db_session, now=now)
         result = job.fn(ctx)
         _set(db_session, f"job:{job.name}", now)

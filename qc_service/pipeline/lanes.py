@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from celery import Celery
 from sqlalchemy.orm import Session
@@ -29,18 +29,9 @@ SENT_AT = "qc_sent_at"
 """Message header: when the task was queued (the worker records the queue hop as a metric)."""
 
 
-class DeepLane(Protocol):
-    """Accepts conversation ids for deep analysis; never blocks on the analysis itself."""
-
-    def submit(self, conversation_pk: int) -> None:
-        """Queue one run."""
-
-    def close(self) -> None:
-        """Stop accepting work (finish what is running)."""
-
-
 class HotLane:
-    """The hot lane as the ``runtime.Lane`` interface offers it to the ingest domain."""
+    """The hot lane as the ``runtime.Lane`` interface offers it to the ingest domain (the two
+    implementations below are that interface: hot lane here, deep runs their own way)."""
 
     def hot(
         self, *, db_session: Session, conv: Any, new_message_ids: set[str]

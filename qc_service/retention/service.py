@@ -18,6 +18,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from qc_service.alerts.models import Alert
+from qc_service.audio.decode import resolve_audio_path
 from qc_service.audit.service import record
 from qc_service.conversations.models import Conversation, Message
 from qc_service.db.base import utcnow
@@ -37,11 +38,15 @@ class PurgeReport:
     conversations: int = 0
     messages: int = 0
     violations: int = 0
-    audio_files: int = 0
     kept_for_appeal: int = 0
     by_tenant: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     """Audio files of purged conversations: deleted by ``delete_files`` after the commit."""
+
+    @property
+    def audio_files(self) -> int:
+        """How many recordings go with the purged conversations."""
+        return len(self.files)
 
     def delete_files(self) -> None:
         """Remove the purged conversations' audio (call after the purge's transaction commits)."""
@@ -88,50 +93,64 @@ def purge(db_session: Session, *, days: int, data_dir: Path, dry_run: bool, acto
     for start in range(0, len(doomed), BATCH):
         chunk = doomed[start : start + BATCH]
         ids = [row.id for row in chunk]
-        report.messages += (
-            db_session.scalar(
-                select(func.count(Message.id)).where(Message.conversation_id.in_(ids))
-            )
-            or 0
-        )
+        report.messages += db_session.scalar(
+            select(func.count(Message.id)).where(Message.conversation_id.in_(ids))
+        ) or 0  # fmt: skip
         vids = list(
             db_session.scalars(select(Violation.id).where(Violation.conversation_id.in_(ids)))
         )
         report.violations += len(vids)
         for row in chunk:
             report.by_tenant[row.tenant_id] = report.by_tenant.get(row.tenant_id, 0) + 1
-            audio = (row.call or {}).get("audio") if isinstance(row.call, dict) else None
-            if isinstance(audio, str):
-                path = Path(audio) if Path(audio).is_absolute() else data_dir / audio
-                if path.is_file() and data_dir.resolve() in path.resolve().parents:
-                    report.audio_files += 1
-                    report.files.append(path)
-        if dry_run:
-            continue
-        db_session.execute(delete(Alert).where(Alert.conversation_id.in_(ids)))
-        if vids:
-            db_session.execute(delete(Appeal).where(Appeal.violation_id.in_(vids)))
-            db_session.execute(delete(Evidence).where(Evidence.violation_id.in_(vids)))
-            db_session.execute(delete(Violation).where(Violation.id.in_(vids)))
-        db_session.execute(delete(Score).where(Score.conversation_id.in_(ids)))
-        db_session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
-        db_session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
-        _mark_tag_evidence(db_session, {(row.tenant_id, row.external_id) for row in chunk})
+        if not dry_run:
+            _delete(db_session, ids, vids)
     report.conversations = len(doomed)
-    if report.files:  # a recording another (kept) conversation still points at stays
-        audio = select(Conversation.call["audio"].as_string())
-        if dry_run:  # the doomed ones are still there (a real run deleted them above)
-            audio = audio.where(Conversation.id.not_in([row.id for row in doomed]))
-        kept = {Path(a) if Path(a).is_absolute() else data_dir / a
-                for (a,) in db_session.execute(audio) if a}  # fmt: skip
-        kept_resolved = {p.resolve() for p in kept}
-        report.files = [p for p in report.files if p.resolve() not in kept_resolved]
-        report.audio_files = len(report.files)
+    report.files = _orphaned_audio(db_session, doomed, data_dir, dry_run=dry_run)
+    if not dry_run and doomed:
+        _mark_tag_evidence(db_session, {(row.tenant_id, row.external_id) for row in doomed})
     for tenant, n in sorted(report.by_tenant.items()):
         record(db_session, tenant_id=tenant, actor=actor, action="retention.purge",
                entity_type="conversations", entity_id=f"before {cutoff.date().isoformat()}",
                after={**report.to_dict(), "conversations": n, "by_tenant": None})  # fmt: skip
     return report
+
+
+def _delete(db_session: Session, ids: list[int], vids: list[int]) -> None:
+    """One batch of conversations with everything that hangs off them (not their customers)."""
+    db_session.execute(delete(Alert).where(Alert.conversation_id.in_(ids)))
+    if vids:
+        db_session.execute(delete(Appeal).where(Appeal.violation_id.in_(vids)))
+        db_session.execute(delete(Evidence).where(Evidence.violation_id.in_(vids)))
+        db_session.execute(delete(Violation).where(Violation.id.in_(vids)))
+    db_session.execute(delete(Score).where(Score.conversation_id.in_(ids)))
+    db_session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
+    db_session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+
+
+def _audio_path(audio: Any, data_dir: Path) -> Path | None:
+    return (
+        resolve_audio_path(audio, base_dirs=[data_dir]).resolve()
+        if isinstance(audio, str) and audio
+        else None
+    )
+
+
+def _orphaned_audio(
+    db_session: Session, doomed: Any, data_dir: Path, *, dry_run: bool
+) -> list[Path]:
+    """Recordings of the purged conversations inside ``QC_DATA_DIR`` that no kept conversation
+    still points at (a real run has already deleted the doomed rows in this transaction)."""
+    root = data_dir.resolve()
+    candidates = {p for row in doomed
+                  if (p := _audio_path((row.call or {}).get("audio"), data_dir)) is not None
+                  and p.is_file() and root in p.parents}  # fmt: skip
+    if not candidates:
+        return []
+    audio = select(Conversation.call["audio"].as_string())
+    if dry_run:
+        audio = audio.where(Conversation.id.not_in([row.id for row in doomed]))
+    kept = {_audio_path(a, data_dir) for (a,) in db_session.execute(audio)}
+    return sorted(candidates - kept)
 
 
 def _mark_tag_evidence(db_session: Session, purged: set[tuple[str, str]]) -> None:

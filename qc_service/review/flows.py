@@ -18,19 +18,11 @@ from crm_bridge.outbox.service import enqueue
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
-from qc_service.errors import InvalidTransition, NotFound, QCError
+from qc_service.errors import InvalidTransition, QCError
 from qc_service.review.enums import DECIDED, TRANSITIONS, ViolationStatus
 from qc_service.review.models import Appeal, Score, Violation
 from qc_service.review.scoring import save_score
 from qc_service.rules.model import SEVERITIES
-
-
-def get_or_raise(*, db_session: Session, tenant_id: str, violation_id: int) -> Violation:
-    """A violation of the tenant, or NotFound."""
-    violation = db_session.get(Violation, violation_id)
-    if violation is None or violation.tenant_id != tenant_id:
-        raise NotFound(f"violation {violation_id} not found")
-    return violation
 
 
 def window_closes_at(violation: Violation, window_days: int) -> datetime:

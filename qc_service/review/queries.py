@@ -206,16 +206,20 @@ def history(*, db_session: Session, violation: Violation) -> list[AuditEvent]:
     )
 
 
-def load_for_detail(
-    *, db_session: Session, violation_id: int, scope: Scope | None = None
-) -> Violation | None:
+def _violation(violation_id: int, scope: Scope) -> Select[tuple[Violation]]:
+    """One violation by id, within ``scope`` (its tenant included)."""
+    return (
+        select(Violation)
+        .join(Conversation, Violation.conversation_id == Conversation.id)
+        .where(Violation.id == violation_id, conversation_clause(scope))
+    )
+
+
+def load_for_detail(*, db_session: Session, violation_id: int, scope: Scope) -> Violation | None:
     """A violation with evidence, appeals and its conversation's messages loaded; None when it
     does not exist or lies outside ``scope``."""
-    stmt = select(Violation).join(Conversation, Violation.conversation_id == Conversation.id)
-    if scope is not None:
-        stmt = stmt.where(conversation_clause(scope))
     return db_session.scalars(
-        stmt.where(Violation.id == violation_id).options(
+        _violation(violation_id, scope).options(
             selectinload(Violation.evidence),
             selectinload(Violation.appeals),
             selectinload(Violation.conversation).selectinload(Conversation.messages),
@@ -225,11 +229,7 @@ def load_for_detail(
 
 def visible_violation(*, db_session: Session, scope: Scope, violation_id: int) -> Violation:
     """A violation the scope may see, or NotFound (outside the scope looks like absent)."""
-    violation = db_session.scalars(
-        select(Violation)
-        .join(Conversation, Violation.conversation_id == Conversation.id)
-        .where(Violation.id == violation_id, conversation_clause(scope))
-    ).one_or_none()
+    violation = db_session.scalars(_violation(violation_id, scope)).one_or_none()
     if violation is None:
         raise NotFound(f"violation {violation_id} not found")
     return violation

@@ -160,10 +160,8 @@ def mask_pii(text: str) -> str:
     characters. Sees through what the contact rule sees through (一三八…, spaces, full width)."""
     try:
         hits = [h for h in find_contacts(text, _PII_KINDS) if h.kind in _PII_KINDS]
-    except UnicodeEncodeError:  # a lone surrogate: detect on a same-length copy without them
-        clean = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        if len(clean) != len(text):
-            clean = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    except UnicodeEncodeError:  # a lone surrogate (a log line): detect on a same-length copy
+        clean = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
         hits = [h for h in find_contacts(clean, _PII_KINDS) if h.kind in _PII_KINDS]
     if not hits:
         return text

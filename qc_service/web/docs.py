@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from qc_service.identity.policy import Op, Scope
 from qc_service.web.deps import require
+from qc_service.web.masking import MaskingRoute
 
-router = APIRouter(tags=["ops"], include_in_schema=False)
+router = APIRouter(tags=["ops"], include_in_schema=False, route_class=MaskingRoute)
 Reader = Annotated[Scope, require(Op.SELF_READ)]
 
 

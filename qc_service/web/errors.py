@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qc_service.errors import QCError
+from qc_service.errors import QCError, printable
 from qc_service.web.templating import render, wants_html
 
 log = logging.getLogger("qc_service.web")
@@ -27,17 +27,8 @@ log = logging.getLogger("qc_service.web")
 def error_body(code: str, message: str, *, field: str | None = None,
                error_id: str | None = None) -> dict[str, Any]:  # fmt: skip
     """``{"error": {code, message, field, record_id, rule_id, error_id}}``."""
-    return {"error": {"code": code, "message": message, "field": field, "record_id": None,
+    return {"error": {"code": code, "message": printable(message), "field": printable(field), "record_id": None,
                       "rule_id": None, "error_id": error_id}}  # fmt: skip
-
-
-def _text(value: Any) -> Any:
-    """Strings safe to encode: a lone surrogate quoted from bad input becomes U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
-    if isinstance(value, dict):
-        return {k: _text(v) for k, v in value.items()}
-    return value
 
 
 def _headers(exc: QCError) -> dict[str, str] | None:
@@ -78,7 +69,7 @@ def install(app: FastAPI) -> None:
     async def qc_error(request: Request, exc: QCError) -> Response:
         if is_page(request):
             return page_error(request, exc.status, exc.code, exc.message, headers=_headers(exc))
-        return JSONResponse(_text(exc.to_dict()), status_code=exc.status, headers=_headers(exc))
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -90,14 +81,14 @@ def install(app: FastAPI) -> None:
             return page_error(request, 422, "REQUEST_INVALID", err.get("msg", "invalid request"))
         body = error_body("REQUEST_INVALID", err.get("msg", "invalid request"),
                           field=".".join(loc) or None)  # fmt: skip
-        return JSONResponse(_text(body), status_code=422)
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         if is_page(request):
             return page_error(request, exc.status_code, code, str(exc.detail))
-        return JSONResponse(_text(error_body(code, str(exc.detail))), status_code=exc.status_code,
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))  # fmt: skip
 
     @app.exception_handler(Exception)

@@ -23,7 +23,6 @@ from qc_service.rules.contact import (
     MIN_DIGITS,
     is_identifier_key,
     mask_pii,
-    mask_pii_value,
     mask_text_value,
 )
 
@@ -32,7 +31,6 @@ _STRING = re.compile(
     r'|(?P<lone>"(?:[^"\\]|\\.)*")'
 )
 _ISO_TIME = re.compile(r'"\d{4}-\d\d-\d\d(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?"')
-_DIGITISH_OR_AT = DIGITISH
 _SECRETS = re.compile(r"(qct_)[A-Za-z0-9_\-]{8,}|(Bearer\s+)\S+", re.IGNORECASE)
 
 
@@ -51,7 +49,7 @@ def _mask_match(m: re.Match[str]) -> str:
 def _mask_literal(literal: str) -> str:
     if len(literal) < 7 or _ISO_TIME.fullmatch(literal):
         return literal
-    if "@" not in literal and len(_DIGITISH_OR_AT.findall(literal)) < MIN_DIGITS:
+    if "@" not in literal and len(DIGITISH.findall(literal)) < MIN_DIGITS:
         return literal
     value = json.loads(literal)
     masked = mask_text_value(value)
@@ -62,11 +60,6 @@ def mask_json_text(text: str) -> str:
     """Every string value of a JSON document masked, but identifiers (``is_identifier_key``) and
     keys; the document stays valid JSON."""
     return _STRING.sub(_mask_match, text)
-
-
-def mask_value(value: Any) -> Any:
-    """A JSON-able value with every string masked (SSE alerts, exports)."""
-    return mask_pii_value(value)
 
 
 class MaskingRoute(APIRoute):
@@ -102,7 +95,7 @@ _installed = False
 
 def install_log_masking() -> None:
     """Every log record made in this process, from any library, is cleaned when it is created:
-    its message (arguments merged in) and its exception text. Idempotent.
+    its message, each of its arguments and its exception text. Idempotent.
 
     Why a record factory and not a handler filter: handlers come and go (uvicorn's, Celery's, a
     test's); the factory sees every record before any of them."""
