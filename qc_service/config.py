@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     """Sentences whose vectors a deep-lane process keeps (LRU; ~1.5 KB each for 384 dimensions)."""
     appeal_window_days: int = 7
     """Days an agent has to appeal a violation (from its creation); then it is confirmed."""
+    review_sla_hours: float = 48.0
+    """An appeal must be decided within this many hours of its submission (UI.md: 剩余 X 小时 /
+    已超时 in the queue, the 超时申诉 KPI)."""
     session_idle_hours: float = 8.0
     """A browser session unused for this long ends (ACCESS.md)."""
     cookie_secure: bool = False

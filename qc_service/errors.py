@@ -98,3 +98,17 @@ class InvalidTransition(QCError):
 
     code = "INVALID_TRANSITION"
     status = 409
+
+
+class ReasonRequired(QCError):
+    """An overturn without a reason code (UI.md: the review page's 理由)."""
+
+    code = "REASON_REQUIRED"
+    status = 422
+
+
+class AlreadyDecided(QCError):
+    """Someone decided the violation after the caller's form was shown (a stale form)."""
+
+    code = "ALREADY_DECIDED"
+    status = 409

@@ -14,18 +14,20 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 
 from qc_service import __version__
 from qc_service.admin.router import router as audit_router
 from qc_service.alerts.router import router as alerts_router
 from qc_service.config import Settings, get_settings
+from qc_service.customers.pages import router as customer_pages
 from qc_service.customers.router import router as customers_router
 from qc_service.ingest.router import router as ingest_router
 from qc_service.insights.router import router as insights_router
 from qc_service.kernel import build_process
 from qc_service.review.audio_router import router as audio_router
+from qc_service.review.conversation_page import router as conversation_page
 from qc_service.review.conversations_router import router as conversations_router
+from qc_service.review.pages import router as review_pages
 from qc_service.review.router import router as review_router
 from qc_service.rulesets.router import router as rules_router
 from qc_service.store import Store
@@ -35,11 +37,12 @@ from qc_service.web.deps import operation_of
 from qc_service.web.docs import router as docs_router
 from qc_service.web.login import router as identity_router
 from qc_service.web.masking import MaskingRoute
-from qc_service.web.templating import STATIC_DIR
+from qc_service.web.templating import STATIC_DIR, LongCacheStatic
 
 ROUTERS: tuple[APIRouter, ...] = (
     identity_router, ingest_router, conversations_router, audio_router, alerts_router, review_router,
     customers_router, rules_router, tags_router, insights_router, audit_router, docs_router,
+    review_pages, conversation_page, customer_pages,
 )  # fmt: skip
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {("GET", "/v1/healthz"), ("GET", "/login"), ("POST", "/login")}
@@ -113,7 +116,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     for router in ROUTERS:
         app.include_router(router)
     app.state.page_paths = frozenset(r.path for r in api_routes() if "GET" in r.methods)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # anonymous (ACCESS.md)
+    app.mount(
+        "/static", LongCacheStatic(directory=STATIC_DIR), name="static"
+    )  # anonymous (ACCESS.md)
     return app
 
 

@@ -141,6 +141,7 @@ DEMO_USERS: tuple[tuple[str, str, str | None, list[str]], ...] = (
     ("demo-manager", "manager", None, ["销售一组"]),
     ("demo-reviewer", "reviewer", None, []),
     ("demo-agent", "agent", "e11", []),
+    ("demo-caller", "agent", "e03", []),
     ("demo-sales", "sales", "e02", []),
     ("demo-integration", "integration", None, []),
 )
@@ -163,6 +164,7 @@ def print_demo_users(store: Store, console: Console) -> None:
                 identity.add_user(db, username=username, tenant_id=tenant, role=role,
                                   password=DEMO_PASSWORD, employee_id=employee, teams=teams,
                                   display_name=f"demo {role}", actor="qc demo")  # fmt: skip
+    appealed = seed_demo_appeal(store)
     table = Table(
         title=f"Demo users (tenant {tenant}) — a local toy: never use these passwords on a real install"
     )
@@ -172,9 +174,40 @@ def print_demo_users(store: Store, console: Console) -> None:
         scope = f"employee {employee}" if employee else (", ".join(teams) or "tenant")
         table.add_row(username, role, scope, DEMO_PASSWORD)
     console.print(table)
+    if appealed is not None:
+        console.print(f"An appealed call finding waits for review: http://127.0.0.1:8000/review/{appealed} "
+                      "(log in as demo-reviewer).", soft_wrap=True)  # fmt: skip
     console.print(
-        "Log in: `qc serve`, then http://127.0.0.1:8000/login in a browser; or an API token: "
+        "Log in: `make serve`, then open http://127.0.0.1:8000/login in a browser; or an API token: "
         "`TOKEN=$(.venv/bin/qc tokens create demo-admin | tail -1)` and "
         '`curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/violations`.',
         soft_wrap=True,
     )
+
+
+DEMO_APPEAL = "客户先提高了音量，我是在回应他的问题，不是冲客户喊"
+
+
+def seed_demo_appeal(store: Store) -> int | None:
+    """The demo call's finding, appealed by its agent (demo-caller), so the review page with audio
+    can be tried at once; idempotent (an already appealed or decided finding is left alone)."""
+    from sqlalchemy import select
+
+    from qc_service.conversations.models import Conversation
+    from qc_service.db.session import write_transaction
+    from qc_service.review import flows
+    from qc_service.review.models import Evidence, Violation
+
+    with write_transaction(store.session_factory) as db:
+        v = db.scalars(
+            select(Violation).join(Conversation, Violation.conversation_id == Conversation.id)
+            .join(Evidence, Evidence.violation_id == Violation.id)
+            .where(Conversation.external_id == "demo-call-audio-1", Evidence.t_start.is_not(None))
+            .order_by(Violation.id).limit(1)
+        ).first()  # fmt: skip
+        if v is None:
+            return None
+        if v.status == "open":
+            flows.appeal(db_session=db, violation=v, reason=DEMO_APPEAL, appellant="demo-caller",
+                         window_days=10_000)  # fmt: skip
+        return v.id

@@ -14,7 +14,7 @@ from typing import Annotated
 import numpy as np
 import soundfile as sf
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from qc_service.audio.decode import resolve_audio_path
@@ -85,6 +85,24 @@ def _features(store: Store, conv: Conversation) -> CallFeatures:
         )
     except AudioError as exc:
         raise AudioInvalid(str(exc), record_id=conv.external_id) from None
+
+
+_MEDIA = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+          ".m4a": "audio/mp4", ".flac": "audio/flac", ".webm": "audio/webm"}  # fmt: skip
+
+
+@router.get("/{conversation_id}/recording", responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "a byte range"},
+            404: {"model": ErrorOut}}, summary="The whole recording, with HTTP Range (the review page's player)")  # fmt: skip
+def get_recording(
+    conversation_id: str, db: DbDep, scope: ReadConversation, store: StoreDep
+) -> Response:
+    """The original file as stored, answering ``Range`` requests with 206, so a player seeks to any
+    second of a two-hour call without downloading or decoding the rest."""
+    path = _audio_path(store, visible_conversation(db, scope, conversation_id))
+    if not path.is_file():
+        raise NotFound(f"the recording of {conversation_id!r} is gone", record_id=conversation_id)
+    return FileResponse(path, media_type=_MEDIA.get(path.suffix.lower(), "application/octet-stream"),
+                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
 
 
 @router.get("/{conversation_id}/loudness.svg", responses={200: {"content": {"image/svg+xml": {}}}, 404: {"model": ErrorOut}},

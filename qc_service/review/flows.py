@@ -18,7 +18,8 @@ from crm_bridge.outbox.service import enqueue
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
-from qc_service.errors import InvalidTransition, QCError
+from qc_service.errors import AlreadyDecided, InvalidTransition, QCError
+from qc_service.review import reasons
 from qc_service.review.enums import DECIDED, TRANSITIONS, ViolationStatus
 from qc_service.review.models import Appeal, Score, Violation
 from qc_service.review.scoring import save_score
@@ -49,6 +50,7 @@ def transition(
     violation.status = to
     if to in DECIDED:
         violation.decided_at = now
+        violation.decided_by = actor
     db_session.add(AuditEvent(
         tenant_id=violation.tenant_id, entity_type="violation", entity_id=str(violation.id),
         action=f"status.{to}", actor=actor, before={"status": str(current)},
@@ -109,19 +111,33 @@ def decide(
     reviewer: str,
     comment: str | None,
     severity: str | None = None,
+    reason_code: str | None = None,
+    expected_status: str | None = None,
 ) -> Violation:
-    """A reviewer upholds or overturns (with or without an appeal)."""
+    """A reviewer upholds or overturns (with or without an appeal).
+
+    ``reason_code`` comes from the tenant's list (``reasons``): required for an overturn (422
+    REASON_REQUIRED), ``confirmed`` when an uphold gives none. ``expected_status`` is the status
+    the reviewer's form was shown with: if someone decided in between, 409 ALREADY_DECIDED names
+    them and nothing changes (the caller holds the row lock, so two forms cannot both write)."""
     to = {"uphold": ViolationStatus.UPHELD, "overturn": ViolationStatus.OVERTURNED}.get(decision)
     if to is None:
         raise QCError("decision must be uphold or overturn", field="decision")
+    if expected_status is not None and violation.status != expected_status:
+        raise AlreadyDecided(
+            f"violation {violation.id} was already decided by {violation.decided_by or 'someone'}",
+            field="status",
+        )
+    code = reasons.resolve(decision, reason_code, reasons.tenant_reasons(violation.tenant))
     if severity is not None:
         if severity not in SEVERITIES:
             raise QCError(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
         if to != ViolationStatus.UPHELD:
             raise QCError("severity can only be changed when upholding", field="severity")
-    detail: dict[str, Any] = {"decision": decision, "comment": comment}
+    detail: dict[str, Any] = {"decision": decision, "reason_code": code, "comment": comment}
     before_severity = violation.severity
     transition(db_session=db_session, violation=violation, to=to, actor=reviewer, detail=detail)
+    violation.reason_code = code
     if severity is not None and severity != before_severity:
         violation.severity = severity
         db_session.add(AuditEvent(
@@ -131,6 +147,7 @@ def decide(
     pending = [a for a in violation.appeals if a.decision is None]
     for a in pending:
         a.decision, a.reviewer, a.comment, a.decided_at = decision, reviewer, comment, utcnow()
+        a.reason_code = code
     db_session.flush()
     return violation
 

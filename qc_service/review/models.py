@@ -44,6 +44,10 @@ class Violation(TimestampMixin, Base):
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     """Actions taken: ``[{"type", "target", "status", "error"}]``."""
     decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The username of whoever decided (a reviewer, or ``system`` when the window closed)."""
+    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The decision's reason code (the tenant's list; ``review.reasons``)."""
 
     tenant: Mapped[Tenant] = relationship()
     conversation: Mapped[Conversation] = relationship()
@@ -104,6 +108,7 @@ class Appeal(Base):
     decision: Mapped[str | None] = mapped_column(String(16))
     reviewer: Mapped[str | None] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
     decided_at: Mapped[datetime | None]
 
     violation: Mapped[Violation] = relationship(back_populates="appeals")

@@ -227,9 +227,18 @@ def load_for_detail(*, db_session: Session, violation_id: int, scope: Scope) -> 
     ).one_or_none()
 
 
-def visible_violation(*, db_session: Session, scope: Scope, violation_id: int) -> Violation:
-    """A violation the scope may see, or NotFound (outside the scope looks like absent)."""
-    violation = db_session.scalars(_violation(violation_id, scope)).one_or_none()
+def visible_violation(
+    *, db_session: Session, scope: Scope, violation_id: int, lock: bool = False
+) -> Violation:
+    """A violation the scope may see, or NotFound (outside the scope looks like absent).
+
+    ``lock``: hold the row (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already holds
+    the database) so two reviewers deciding at once are serialised and the second sees the first's
+    decision."""
+    stmt = _violation(violation_id, scope)
+    if lock:
+        stmt = stmt.with_for_update(of=Violation)
+    violation = db_session.scalars(stmt).one_or_none()
     if violation is None:
         raise NotFound(f"violation {violation_id} not found")
     return violation

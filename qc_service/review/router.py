@@ -7,15 +7,18 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from qc_service.audit.service import record
 from qc_service.conversations.schemas import ErrorOut
 from qc_service.db.session import write_transaction
 from qc_service.errors import NotFound
 from qc_service.identity.policy import Op, Scope
-from qc_service.review import feedback, flows, queries
+from qc_service.review import feedback, flows, queries, reasons
 from qc_service.review import schemas as s
 from qc_service.review.models import Violation
+from qc_service.tenancy.models import Tenant
 from qc_service.web.deps import CurrentUser, StoreDep, require
 from qc_service.web.deps import DbSession as DbDep
 from qc_service.web.masking import MaskingRoute
@@ -110,6 +113,7 @@ def _detail(db: DbDep, scope: Scope, violation_id: int, window_days: int) -> s.V
     return s.ViolationDetail(
         **_read(violation, window_days),  # type: ignore[arg-type]
         deduct=violation.deduct, fatal=violation.fatal, actions=violation.actions,
+        decided_by=violation.decided_by, reason_code=violation.reason_code,
         evidence=[s.EvidenceWithContext(**e) for e in queries.evidence_with_context(violation, violation.conversation)],
         appeals=[s.AppealRead.model_validate(a, from_attributes=True) for a in violation.appeals],
         history=[s.HistoryItem.model_validate(h, from_attributes=True) for h in queries.history(db_session=db, violation=violation)],
@@ -156,7 +160,12 @@ def _act(
     """Load the violation (404 outside the caller's scope), move it through ``flows`` in one
     write transaction, show the result as the caller may see it."""
     with write_transaction(store.session_factory) as db:
-        move(db, queries.visible_violation(db_session=db, scope=scope, violation_id=violation_id))
+        move(
+            db,
+            queries.visible_violation(
+                db_session=db, scope=scope, violation_id=violation_id, lock=True
+            ),
+        )
     with store.session_factory() as db:
         return _detail(db, scope, violation_id, store.settings.appeal_window_days)
 
@@ -207,11 +216,12 @@ def decide_violation(
     user: CurrentUser,
     scope: Annotated[Scope, require(Op.VIOLATIONS_DECIDE)],
 ) -> s.ViolationDetail:
-    """open or appealed → upheld | overturned. An overturn gives the conversation's points back and
+    """open or appealed → upheld | overturned, with a reason code (required for an overturn: 422
+    `REASON_REQUIRED`). An overturn gives the conversation's points back and
     removes the violation from the customer's CRM summary."""
     return _act(store, scope, violation_id, lambda db, v: flows.decide(
         db_session=db, violation=v, decision=body.decision, reviewer=user.username, comment=body.comment,
-        severity=body.severity))  # fmt: skip
+        severity=body.severity, reason_code=body.reason_code, expected_status=body.expected_status))  # fmt: skip
 
 
 @router.post(
@@ -249,3 +259,34 @@ def list_scores(
     return s.ScorePage(
         group_by=group_by, items=[s.ScoreGroup(**i) for i in items], total=len(items)
     )
+
+
+class ReasonsIn(BaseModel):
+    """``{"reasons": {code: label}}``: the tenant's decision reason codes, in display order."""
+
+    model_config = ConfigDict(extra="forbid")
+    reasons: dict[str, str] = Field(min_length=1, max_length=50)
+
+
+@router.get("/v1/review/reasons", summary="The tenant's decision reason codes")
+def get_reasons(db: DbDep, scope: ReadViolations) -> dict[str, str]:
+    """Code → label, in the order the review page lists them."""
+    return reasons.tenant_reasons(db.get(Tenant, scope.tenant_id))
+
+
+@router.put("/v1/admin/review-reasons", responses={422: {"model": ErrorOut}},
+            summary="Replace the tenant's decision reason codes (admin)")  # fmt: skip
+def put_reasons(
+    body: ReasonsIn, store: StoreDep, user: CurrentUser,
+    scope: Annotated[Scope, require(Op.TENANT_ADMIN)],
+) -> dict[str, str]:  # fmt: skip
+    """Codes are lower-case identifiers; `confirmed` must stay (a bare uphold records it). Audited."""
+    with write_transaction(store.session_factory) as db:
+        tenant = db.get(Tenant, scope.tenant_id)
+        if tenant is None:  # pragma: no cover - a user's tenant exists
+            raise NotFound(f"tenant {scope.tenant_id!r} not found")
+        before = reasons.tenant_reasons(tenant)
+        after = reasons.set_reasons(db_session=db, tenant=tenant, reasons=body.reasons)
+        record(db, tenant_id=scope.tenant_id, actor=user.username, action="review_reasons.changed",
+               entity_type="tenant", entity_id=scope.tenant_id, before=before, after=after)  # fmt: skip
+    return after

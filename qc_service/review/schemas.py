@@ -82,6 +82,7 @@ class AppealRead(BaseModel):
     created_at: datetime
     decision: str | None
     reviewer: str | None
+    reason_code: str | None = None
     comment: str | None
     decided_at: datetime | None
 
@@ -101,6 +102,8 @@ class ViolationDetail(ViolationRead):
 
     deduct: int
     fatal: bool
+    decided_by: str | None = Field(None, description="who decided (username, or `system`)")
+    reason_code: str | None = Field(None, description="the decision's reason code")
     actions: list[dict[str, Any]]
     evidence: list[EvidenceWithContext]
     appeals: list[AppealRead]
@@ -121,8 +124,19 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # server-owned fields (status, reviewer…) are refused
 
     decision: Literal["uphold", "overturn"]
+    reason_code: str | None = Field(
+        None,
+        max_length=64,
+        description="one of the tenant's reason codes (`GET /v1/review/reasons`); required for an "
+        "overturn (422 `REASON_REQUIRED`); an uphold without one records `confirmed`",
+    )
     comment: str | None = Field(None, max_length=4000)
     severity: Literal["low", "medium", "high", "critical"] | None = None
+    expected_status: Literal["open", "appealed"] | None = Field(
+        None,
+        description="the status the decision was made on; if it changed meanwhile (someone "
+        "decided first) the answer is 409 `ALREADY_DECIDED` and nothing changes",
+    )
 
 
 class ConfirmIn(BaseModel):

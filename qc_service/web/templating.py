@@ -6,17 +6,57 @@ pages and CSP; nothing loads from another host (UI.md).
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope as AsgiScope
+
+from qc_service.rules.contact import mask_text_value
+from qc_service.web import messages
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _finalize(value: object) -> object:
+    """Every ``{{ }}`` output of every page leaves with PII masked (ACCESS.md: every page), like
+    the JSON answers; masks keep the length, so evidence offsets stay true."""
+    if isinstance(value, str) and not isinstance(value, Markup):  # Markup was built masked
+        return mask_text_value(value)
+    return value
+
+
+@cache
+def static_url(name: str) -> str:
+    """``/static/<name>?v=<content hash>``: the file can be cached for a year (``LongCacheStatic``)
+    and a new release still reaches every browser."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+class LongCacheStatic(StaticFiles):
+    """Static assets with a year's ``Cache-Control``: vendored files have versioned paths and our
+    own are referenced with a content hash (``static_url``)."""
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Any:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+templates.env.finalize = _finalize
+templates.env.globals.update(static_url=static_url, m=messages)
+templates.env.filters.update(mmss=messages.mmss, percent=messages.percent, jump=messages.jump_label)
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
@@ -26,6 +66,7 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
     context = {"user": getattr(request.state, "principal", None), **context}
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

@@ -78,7 +78,9 @@ def test_sensitive_acts_are_audited_with_the_authenticated_actor(
     )
     assert (
         client.post(
-            f"/v1/violations/{vid}/decision", json={"decision": "overturn"}, headers=reviewer
+            f"/v1/violations/{vid}/decision",
+            json={"decision": "overturn", "reason_code": "machine_error"},
+            headers=reviewer,
         ).status_code
         == 200
     )

@@ -38,6 +38,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "rules.write": {"admin": Y},
     "ops.admin": {"admin": Y},
     "segments.write": {"admin": Y},
+    "tenant.admin": {"admin": Y},
 }
 
 
@@ -89,6 +90,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/violations/{violation_id}/appeal"): {"json": {"reason": "客户先提的"}},
     ("POST", "/v1/violations/{violation_id}/decision"): {"json": {"decision": "uphold"}},
     ("POST", "/v1/violations/{violation_id}/confirm"): {"json": {}},
+    ("PUT", "/v1/admin/review-reasons"): {"json": {"reasons": {"confirmed": "确属违规", "machine_error": "机器误判"}}},
     ("POST", "/v1/rules/test"): {"json": {"record": chat("t1", "e1", "销售一组", "u1", "您好")}},
     ("POST", "/v1/customers/{customer_id}/tags/{tag}/lock"): {"json": {"reason": "核实过"}},
     ("POST", "/v1/customers/{customer_id}/tags/{tag}/confirm"): {"json": {}},

@@ -71,6 +71,7 @@ def test_transfer_tag_and_summary_reach_the_local_crm_records(store: Store) -> N
             db_session=s,
             violation=s.scalars(select(Violation)).one(),
             decision="overturn",
+            reason_code="machine_error",
             reviewer="qa",
             comment="误报",
         )

@@ -54,7 +54,10 @@ def _decide(client: TestClient, vid: int, decision: str, appeal: bool = False) -
         assert r.status_code == 200, r.json()
     r = client.post(
         f"/v1/violations/{vid}/decision",
-        json={"decision": decision},
+        json={
+            "decision": decision,
+            "reason_code": "machine_error" if decision == "overturn" else None,
+        },
         headers=bearer(client.app.state.store, "reviewer", username="qa1"),
     )
     assert r.status_code == 200, r.json()

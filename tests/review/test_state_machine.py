@@ -50,7 +50,7 @@ def _move(client: TestClient, vid: int, to: S):  # type: ignore[no-untyped-def]
             headers=bearer(client.app.state.store, "reviewer", username="qa1"),
         )
     decision = "uphold" if to == S.UPHELD else "overturn"
-    return client.post(f"/v1/violations/{vid}/decision", json={"decision": decision, "comment": "看了录音"},
+    return client.post(f"/v1/violations/{vid}/decision", json={"decision": decision, "comment": "看了录音", "reason_code": "context_ok" if decision == "overturn" else None},
                        headers=bearer(client.app.state.store, "reviewer", username="qa1"))  # fmt: skip
 
 

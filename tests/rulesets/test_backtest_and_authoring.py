@@ -50,7 +50,8 @@ def _seed_history(client: TestClient, store: Store) -> None:
     for cid in ("h6", "h7", "h8"):  # and overturned three disclaimers
         assert (
             client.post(
-                f"/v1/violations/{ids[cid]}/decision", json={"decision": "overturn"}
+                f"/v1/violations/{ids[cid]}/decision",
+                json={"decision": "overturn", "reason_code": "machine_error"},
             ).status_code
             == 200
         )
