@@ -7,7 +7,7 @@ QC := $(VENV)/bin/qc
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo serve test bench lint clean
+.PHONY: install demo serve test bench lint clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: install
 
 bench: install
 	$(PY) -m bench
+
+screenshots: install
+	$(PY) tools/screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ from bench import (
     lanes_semantic,
     nlp_stage,
     rule_stage,
+    web_pages,
 )
 
 if __name__ == "__main__":
@@ -18,3 +19,4 @@ if __name__ == "__main__":
     lanes.run()
     lanes_semantic.run_semantic()
     auth_cost.run()
+    web_pages.run()

@@ -7,7 +7,9 @@ whole file to the reviewer's browser. (Uploads are ingest's: ``ingest.router``.)
 
 from __future__ import annotations
 
+import hashlib
 import io
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -114,14 +116,27 @@ def get_loudness_chart(
     """Momentary loudness (400 ms) of agent and customer; the stretches flagged by audio evidence
     of this conversation's violations are shaded."""
     conv = visible_conversation(db, scope, conversation_id)
-    features = _features(store, conv)
-    flagged = db.execute(
+    flagged = [(a, b) for a, b in db.execute(
         select(Evidence.t_start, Evidence.t_end)
         .join(Violation, Evidence.violation_id == Violation.id)
         .where(Violation.conversation_id == conv.id, Evidence.kind == "audio")
-    ).all()
-    return Response(render_loudness_svg(features, threshold, [(a, b) for a, b in flagged if a is not None and b is not None]),
-                    media_type="image/svg+xml")  # fmt: skip
+    ).all() if a is not None and b is not None]  # fmt: skip
+    path = _audio_path(store, conv)
+    stat = path.stat() if path.is_file() else None
+    key = hashlib.sha256(repr((str(path), stat and (stat.st_size, stat.st_mtime_ns), threshold,
+                               sorted(flagged))).encode()).hexdigest()[:32]  # fmt: skip
+    cached = store.settings.data_dir / "cache" / "loudness" / f"{key}.svg"
+    if cached.is_file():  # computed once per recording and findings: a 2-hour call is decoded once
+        return Response(cached.read_bytes(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "private, max-age=300"})  # fmt: skip
+    svg = render_loudness_svg(_features(store, conv), threshold, flagged).encode("utf-8")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{uuid.uuid4().hex}.tmp")  # concurrent first requests
+    tmp.write_bytes(svg)
+    tmp.replace(cached)
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"}
+    )
 
 
 def render_loudness_svg(
