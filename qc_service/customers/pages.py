@@ -16,9 +16,9 @@ from sqlalchemy import select
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation, Message
 from qc_service.conversations.scope import visible_customer
-from qc_service.customers.service import search_customers
 from qc_service.db.session import write_transaction
 from qc_service.identity.policy import Op, Scope, allowed
+from qc_service.tagging.customer_search import search_customers
 from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.overrides import act_on_tag
 from qc_service.tagging.service import active_tags

@@ -55,7 +55,7 @@ class LongCacheStatic(StaticFiles):
 
 
 templates.env.finalize = _finalize
-templates.env.globals.update(static_url=static_url, m=messages)
+templates.env.globals.update(static_url=static_url, m=messages, ui=messages.UI)
 templates.env.filters.update(mmss=messages.mmss, percent=messages.percent, jump=messages.jump_label)
 
 

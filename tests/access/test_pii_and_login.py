@@ -144,7 +144,7 @@ def test_login_sets_a_session_cookie_and_wrong_or_unknown_look_the_same(
     ok = client.post(
         "/login", data={"username": "li", "password": "password-123"}, follow_redirects=False
     )
-    assert (ok.status_code, ok.headers["location"]) == (303, "/")
+    assert (ok.status_code, ok.headers["location"]) == (303, "/review")  # the reviewer's home
     cookie = ok.headers["set-cookie"]
     assert (
         "qc_session=" in cookie
