@@ -111,5 +111,7 @@ def test_the_queue_puts_overdue_appeals_first_and_counts_down(
     page = client.get("/review", headers={"accept": "text/html"})
     assert page.status_code == 200 and page.text.index("已超时") < page.text.index("剩余 4")
     middle = client.get(f"/review/{ids[0]}?status=appealed", headers={"accept": "text/html"}).text
-    assert f'href="/review/{ids[2]}?status=appealed" rel="prev"' in middle  # the overdue one before it
+    assert (
+        f'href="/review/{ids[2]}?status=appealed" rel="prev"' in middle
+    )  # the overdue one before it
     assert f'href="/review/{ids[1]}?status=appealed" rel="next"' in middle
