@@ -7,7 +7,8 @@ and ``POST …/lock``, so the override model (ACCESS.md) and its audit event are
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -100,21 +101,18 @@ def customer_page(request: Request, customer_id: str, db: DbSession, store: Stor
     })  # fmt: skip
 
 
-@router.post("/customers/{customer_id}/tags/{tag}/remove")
-def remove_tag_page(customer_id: str, tag: str, store: StoreDep, user: CurrentUser, scope: Write,
-                    reason: Annotated[str, Form(max_length=1000)] = "") -> Response:  # fmt: skip
-    """移除 with its 移除理由: no automatic source puts the tag back (ACCESS.md)."""
-    with write_transaction(store.session_factory) as db:
-        act_on_tag(db, scope=scope, actor=user.username, customer_id=customer_id, tag=tag,
-                   action="tag.removed", reason=reason.strip() or "removed by hand")  # fmt: skip
-    return RedirectResponse(f"/customers/{customer_id}", status_code=303)
+ACTS = {"remove": ("tag.removed", "removed by hand"), "lock": ("tag.locked", "locked by hand")}
+"""The page's two buttons: 移除 (with its 移除理由; no automatic source puts the tag back) and
+锁定 (no automatic source removes it) — ACCESS.md's one override model."""
 
 
-@router.post("/customers/{customer_id}/tags/{tag}/lock")
-def lock_tag_page(customer_id: str, tag: str, store: StoreDep, user: CurrentUser, scope: Write,
-                  reason: Annotated[str, Form(max_length=1000)] = "") -> Response:  # fmt: skip
-    """锁定: no automatic source removes the tag (ACCESS.md)."""
+@router.post("/customers/{customer_id}/tags/{tag}/{act}")
+def tag_act_page(customer_id: str, tag: str, act: Literal["remove", "lock"], store: StoreDep,
+                 user: CurrentUser, scope: Write,
+                 reason: Annotated[str, Form(max_length=1000)] = "") -> Response:  # fmt: skip
+    """移除 or 锁定 through ``act_on_tag`` (the API's function), then back to the customer."""
+    action, default_reason = ACTS[act]
     with write_transaction(store.session_factory) as db:
         act_on_tag(db, scope=scope, actor=user.username, customer_id=customer_id, tag=tag,
-                   action="tag.locked", reason=reason.strip() or "locked by hand")  # fmt: skip
-    return RedirectResponse(f"/customers/{customer_id}", status_code=303)
+                   action=action, reason=reason.strip() or default_reason)  # fmt: skip
+    return RedirectResponse(f"/customers/{quote(customer_id)}", status_code=303)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from qc_service.db.session import write_transaction
 from qc_service.errors import AlreadyDecided, InvalidTransition, NotFound, QCError, ReasonRequired
 from qc_service.identity.models import User
 from qc_service.identity.policy import Op, Principal, Scope, allowed
 from qc_service.review import flows, queries, queue, reasons
-from qc_service.review.models import Violation
 from qc_service.review.transcript import transcript_lines
 from qc_service.rulesets.service import active_ruleset
 from qc_service.tenancy.models import Tenant
@@ -69,13 +69,16 @@ def review_queue(
     rows, total, nxt = queue.appeal_queue(db_session=db, scope=scope, filters=f,
                                           sla_hours=store.settings.review_sla_hours, cursor=cursor)  # fmt: skip
     now = datetime.now(ZoneInfo(tz))
-    params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
     return render(request, "review/queue.html", {
-        "rows": rows, "total": total, "next": nxt, "f": f, "params": params, "tz": tz,
-        "now": now, "remaining": lambda d: msg.remaining(d, now),
-        "query": "&".join(f"{k}={v}" for k, v in params.items()),
+        "rows": rows, "total": total, "next": nxt, "f": f, "tz": tz,
+        "remaining": lambda d: msg.remaining(d, now), "query": _query(request, drop="cursor"),
         "raw": {"since": since or "", "until": until or ""},
     })  # fmt: skip
+
+
+def _query(request: Request, drop: str = "") -> str:
+    """The page's filters as a query string (URL-encoded) for the links that keep them."""
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if v and k != drop])
 
 
 def _user_names(db: DbSession, tenant_id: str, usernames: set[str]) -> dict[str, str]:
@@ -90,21 +93,10 @@ def _rule_facts(db: DbSession, tenant_id: str, rule_id: str) -> dict[str, Any]:
         rule = active_ruleset(db_session=db, tenant_id=tenant_id).get(rule_id)
     except (KeyError, QCError):
         return {"name": rule_id, "ops": [], "thresholds": {}}
-    ops: list[str] = []
-    thresholds: dict[str, Any] = {}
-    stack = [rule.when] if rule.when is not None else []
-    while stack:
-        node = stack.pop()
-        if hasattr(node, "op") and hasattr(node, "params"):
-            ops.append(node.op)
-            thresholds.update({k: v for k, v in node.params.items()
-                               if isinstance(v, int | float) and not isinstance(v, bool)})  # fmt: skip
-        for attr in ("children", "nodes", "items"):
-            kids = getattr(node, attr, None)
-            stack.extend(kids.values() if isinstance(kids, dict) else kids or [])
-        for attr in ("child", "node"):
-            if getattr(node, attr, None) is not None:
-                stack.append(getattr(node, attr))
+    leaves = rule.leaves
+    ops = [leaf.op for leaf in leaves]
+    thresholds = {k: v for leaf in leaves for k, v in leaf.params.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool)}  # fmt: skip
     return {"name": rule.name, "ops": ops, "thresholds": thresholds}
 
 
@@ -120,12 +112,10 @@ def review_context(db: DbSession, store: Any, scope: Scope, user: Principal, vio
     may_decide = allowed(user.role, Op.VIOLATIONS_DECIDE) is not None
     prev_id, next_id = (queue.neighbours(db_session=db, scope=scope, filters=f, violation_id=v.id)
                         if f is not None and may_decide else (None, None))  # fmt: skip
-    pending = db.scalar(select(func.count()).select_from(
-        queue._base(scope, queue.QueueFilter()).with_only_columns(Violation.id).subquery())) if may_decide else None  # fmt: skip
+    pending = queue.pending_count(db_session=db, scope=scope) if may_decide else None
     return {
         "v": v, "conv": conv, "rule": _rule_facts(db, v.tenant_id, v.rule_id),
         "lines": transcript_lines(conv, [v]), "hits": list(v.evidence),
-        "timed": [e for e in v.evidence if e.t_start is not None],
         "appeal": v.appeals[-1] if v.appeals else None, "history": history, "names": names,
         "reasons": reasons.tenant_reasons(db.get(Tenant, v.tenant_id)),
         "may_decide": may_decide and v.status in ("open", "appealed"),
@@ -146,8 +136,7 @@ def review_page(
     timeline; ← → walk the same filtered queue."""
     f = _filters(store.settings.timezone, status, rule, team, agent, since, until)
     ctx = review_context(db, store, scope, user, violation_id, f)
-    params = {k: v for k, v in request.query_params.items() if v}
-    ctx["query"] = "&".join(f"{k}={v}" for k, v in params.items())
+    ctx["query"] = _query(request)
     return render(request, "review/page.html", ctx)
 
 
@@ -183,8 +172,6 @@ def review_decide(
     ctx.update(
         error=error, form={"decision": decision, "reason_code": reason_code, "comment": comment}
     )
-    if error and not ctx["may_decide"]:
-        ctx["may_decide"] = True
     template = "review/_decided.html" if "hx-request" in request.headers else "review/page.html"
     return render(request, template, ctx, status=status)
 
@@ -199,10 +186,13 @@ def my_violations(
         db_session=db, tenant_id=scope.tenant_id, filters=queries.ViolationFilter(scope=scope),
         cursor=cursor, limit=queue.PAGE,
     )  # fmt: skip
-    window = timedelta(days=store.settings.appeal_window_days)
+    window, now = store.settings.appeal_window_days, datetime.now(ZoneInfo("UTC"))
+    violations = [r[0] for r in rows]
+    appealable = {v.id for v in violations
+                  if v.status == "open" and flows.window_closes_at(v, window) > now}  # fmt: skip
     return render(request, "review/me.html", {
-        "rows": [r[0] for r in rows], "total": total, "next": nxt, "tz": store.settings.timezone,
-        "window": window, "now": datetime.now(ZoneInfo("UTC")),
+        "rows": violations, "total": total, "next": nxt, "tz": store.settings.timezone,
+        "appealable": appealable,
     })  # fmt: skip
 
 

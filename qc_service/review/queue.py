@@ -84,6 +84,12 @@ def _base(scope: Scope, f: QueueFilter) -> Select[Any]:
     return stmt
 
 
+def pending_count(*, db_session: Session, scope: Scope) -> int:
+    """Appeals waiting for a decision in the caller's scope (the review page's 待审申诉)."""
+    stmt = _base(scope, QueueFilter()).with_only_columns(Appeal.id)
+    return db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
 def appeal_queue(
     *, db_session: Session, scope: Scope, filters: QueueFilter, sla_hours: float,
     cursor: str | None = None, limit: int = PAGE,
