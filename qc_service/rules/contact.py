@@ -154,6 +154,16 @@ def _mask_email(span: str) -> str:
     return local[:1] + "*" * (len(local) - 1) + "@" + domain
 
 
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F-]{24,}(?![0-9A-Za-z])")
+
+
+def _hex_id_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of hex identifiers (uuids, hashes) in running text. Why: a uuid's digits can read as a
+    mobile number (``…e14348671245ac…``), and a masked id in a log line can no longer be found.
+    A pure digit run is not an identifier here: it may well be a card number."""
+    return [m.span() for m in _HEX_TOKEN.finditer(text) if re.search(r"[a-fA-F]", m.group())]
+
+
 def mask_pii(text: str) -> str:
     """Mobile, ID-card and bank-card numbers and e-mail addresses masked, length kept in code
     points (``13812345678`` → ``138****5678``), so evidence offsets still point at the same
@@ -163,6 +173,8 @@ def mask_pii(text: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate (a log line): detect on a same-length copy
         clean = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
         hits = [h for h in find_contacts(clean, _PII_KINDS) if h.kind in _PII_KINDS]
+    if hits and (ids := _hex_id_spans(text)):
+        hits = [h for h in hits if not any(a <= h.start and h.end <= b for a, b in ids)]
     if not hits:
         return text
     out = list(text)

@@ -224,3 +224,14 @@ def test_every_attempt_leaves_a_log_line(
     assert lines[0][1].startswith(f"delivered outbox event {ok} (tag.added, default:A)")
     assert f"{retried} (tag.added, default:B) failed via recording, attempt 1" in lines[1][1]
     assert f"{refused} (tag.added, default:C) dead-lettered via recording" in lines[2][1]
+
+
+def test_a_uuid_whose_digits_read_as_a_mobile_number_stays_whole_in_log_lines() -> None:
+    """CI once failed on ``72e14348671245ac…``: 14348671245 is a mobile number's shape."""
+    from qc_service.web.masking import clean_log_text
+
+    event = "72e14348671245ac9eff82a8d441d20c"
+    assert clean_log_text(f"delivered outbox event {event} (tag.added)") == (
+        f"delivered outbox event {event} (tag.added)"
+    )
+    assert clean_log_text("客户电话 14348671245") == "客户电话 143****1245"
