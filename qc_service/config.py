@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     review_sla_hours: float = 48.0
     """An appeal must be decided within this many hours of its submission (UI.md: 剩余 X 小时 /
     已超时 in the queue, the 超时申诉 KPI)."""
+    rule_health_overturn: float = 0.3
+    """A rule whose overturn rate reaches this is flagged 可能不合理 on the dashboard…"""
+    rule_health_min_decisions: int = 10
+    """…once it has at least this many decisions in the period (fewer prove nothing)."""
     session_idle_hours: float = 8.0
     """A browser session unused for this long ends (ACCESS.md)."""
     cookie_secure: bool = False

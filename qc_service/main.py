@@ -22,6 +22,8 @@ from qc_service.config import Settings, get_settings
 from qc_service.customers.pages import router as customer_pages
 from qc_service.customers.router import router as customers_router
 from qc_service.ingest.router import router as ingest_router
+from qc_service.insights.dashboard_router import router as dashboard_router
+from qc_service.insights.pages import router as insights_pages
 from qc_service.insights.router import router as insights_router
 from qc_service.kernel import build_process
 from qc_service.review.audio_router import router as audio_router
@@ -42,7 +44,7 @@ from qc_service.web.templating import STATIC_DIR, LongCacheStatic
 ROUTERS: tuple[APIRouter, ...] = (
     identity_router, ingest_router, conversations_router, audio_router, alerts_router, review_router,
     customers_router, rules_router, tags_router, insights_router, audit_router, docs_router,
-    review_pages, conversation_page, customer_pages,
+    review_pages, conversation_page, customer_pages, dashboard_router, insights_pages,
 )  # fmt: skip
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {("GET", "/v1/healthz"), ("GET", "/login"), ("POST", "/login")}

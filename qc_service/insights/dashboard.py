@@ -86,8 +86,9 @@ def _violations(f: DashFilter, *cols: Any, at: Any = Violation.created_at) -> Se
         .select_from(Violation)
         .join(Conversation, Violation.conversation_id == Conversation.id)
         .join(Employee, Conversation.employee_id == Employee.id)
-        .where(Violation.tenant_id == f.scope.tenant_id, at >= f.since, at < f.until,
-               *_people(f))  # fmt: skip
+        .where(
+            Violation.tenant_id == f.scope.tenant_id, at >= f.since, at < f.until, *_people(f)
+        )  # fmt: skip
     )
     return stmt.where(Violation.rule_id == f.rule) if f.rule else stmt
 
@@ -103,8 +104,12 @@ def _conversations(f: DashFilter, *cols: Any) -> Select[Any]:
         select(*cols)
         .select_from(Conversation)
         .join(Employee, Conversation.employee_id == Employee.id)
-        .where(Conversation.tenant_id == f.scope.tenant_id, Conversation.analysed_at >= f.since,
-               Conversation.analysed_at < f.until, *_people(f))  # fmt: skip
+        .where(
+            Conversation.tenant_id == f.scope.tenant_id,
+            Conversation.analysed_at >= f.since,
+            Conversation.analysed_at < f.until,
+            *_people(f),
+        )  # fmt: skip
     )
 
 
@@ -193,7 +198,9 @@ class RuleHealth:
         return rate(self.overturned, self.decided)
 
 
-def rule_health(db: Session, f: DashFilter, *, threshold: float, min_decisions: int) -> list[RuleHealth]:
+def rule_health(
+    db: Session, f: DashFilter, *, threshold: float, min_decisions: int
+) -> list[RuleHealth]:
     """Per rule (most overturned first): hits and appeals of the period, decisions made in it."""
     rows: dict[str, RuleHealth] = {}
 
@@ -209,8 +216,9 @@ def rule_health(db: Session, f: DashFilter, *, threshold: float, min_decisions: 
     decided = _violations(f, Violation.rule_id, Violation.status, Violation.reason_code,
                           func.count(), at=Violation.decided_at)  # fmt: skip
     for rule_id, status, reason, n in db.execute(
-        decided.where(Violation.status.in_(DECIDED))
-        .group_by(Violation.rule_id, Violation.status, Violation.reason_code)
+        decided.where(Violation.status.in_(DECIDED)).group_by(
+            Violation.rule_id, Violation.status, Violation.reason_code
+        )
     ):
         r = row(rule_id)
         r.decided += n
@@ -232,12 +240,14 @@ class AgentRow:
     team: str | None
     conversations: int = 0
     violations: int = 0
+    violating_conversations: int = 0
     appeals: int = 0
     overturned: int = 0
 
     @property
     def violation_rate(self) -> float | None:
-        return rate(self.violations, self.conversations)
+        """As the KPI: conversations with a standing violation ÷ conversations analysed."""
+        return rate(self.violating_conversations, self.conversations)
 
 
 def agents(db: Session, f: DashFilter) -> list[AgentRow]:
@@ -250,9 +260,12 @@ def agents(db: Session, f: DashFilter) -> list[AgentRow]:
 
     for ext, name, team, n in db.execute(_conversations(f, *who, func.count()).group_by(*who)):
         row(ext, name, team).conversations = n
-    for ext, name, team, n in db.execute(_violations(f, *who, func.count())
-                                         .where(STANDING).group_by(*who)):  # fmt: skip
-        row(ext, name, team).violations = n
+    for ext, name, team, n, convs in db.execute(
+        _violations(f, *who, func.count(), func.count(Violation.conversation_id.distinct()))
+        .where(STANDING).group_by(*who)
+    ):  # fmt: skip
+        r = row(ext, name, team)
+        r.violations, r.violating_conversations = n, convs
     for ext, name, team, n in db.execute(_appeals(f, *who, func.count()).group_by(*who)):
         row(ext, name, team).appeals = n
     for ext, name, team, n in db.execute(

@@ -7,7 +7,7 @@ fields into those calls and results into templates.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from qc_service.review.transcript import transcript_lines
 from qc_service.rulesets.service import active_ruleset
 from qc_service.tenancy.models import Tenant
 from qc_service.web import messages as msg
+from qc_service.web.dates import page_day
 from qc_service.web.deps import CurrentUser, DbSession, StoreDep, require
 from qc_service.web.masking import MaskingRoute
 from qc_service.web.templating import render
@@ -33,21 +34,6 @@ router = APIRouter(include_in_schema=False, route_class=MaskingRoute)
 Queue = Annotated[Scope, require(Op.VIOLATIONS_DECIDE)]
 Read = Annotated[Scope, require(Op.VIOLATIONS_READ)]
 ViolationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def page_day(value: str | None, tz: str, *, end: bool = False) -> datetime | None:
-    """A filter date: ``YYYY-MM-DD`` in the tenant's zone (``until`` inclusive) or ISO 8601."""
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            day = datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(tz))
-            return day + timedelta(days=1) if end else day
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise QCError(
-            f"{value!r} is not a date (YYYY-MM-DD)", field="until" if end else "since"
-        ) from None
 
 
 def _filters(tz: str, status: str, rule: str | None, team: str | None, agent: str | None,

@@ -12,17 +12,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
 from qc_service.conversations.scope import conversation_clause
 from qc_service.customers.models import Customer
-from qc_service.errors import NotFound
+from qc_service.errors import NotFound, QCError
 from qc_service.identity.policy import Scope
 from qc_service.review.enums import PENDING
-from qc_service.review.models import Score, Violation
+from qc_service.review.models import Appeal, Score, Violation
 from qc_service.rules.backtest import wilson_interval
 from qc_service.tenancy.models import Employee
 
@@ -45,6 +45,19 @@ class ViolationFilter:
     until: datetime | None = None
     scope: Scope | None = None
     """The caller's scope (ACCESS.md), applied in the query; None: the whole tenant (system)."""
+    channel: str | None = None
+    dated: str = "created"
+    """Which time ``since``/``until`` bound: ``created`` (found), ``decided`` (the dashboard's
+    撤销率 counts decisions made in the period) or ``appealed`` (an appeal submitted then)."""
+    overdue_before: datetime | None = None
+    """Only violations whose appeal, submitted before this, is still undecided (超时申诉)."""
+
+
+DATED = {
+    "created": Violation.created_at,
+    "decided": Violation.decided_at,
+    "appealed": Appeal.created_at,
+}
 
 
 def _filtered(tenant_id: str, f: ViolationFilter) -> Select[Any]:
@@ -63,11 +76,22 @@ def _filtered(tenant_id: str, f: ViolationFilter) -> Select[Any]:
     for name, column in conditions.items():
         value = getattr(f, name)
         if value is not None:
-            stmt = stmt.where(column == value)
-    if f.since is not None:
-        stmt = stmt.where(Violation.created_at >= f.since)
-    if f.until is not None:
-        stmt = stmt.where(Violation.created_at < f.until)
+            # ``status=open,appealed,upheld``: any of them (the dashboard's standing violations)
+            stmt = stmt.where(column.in_(value.split(",")) if name == "status" else column == value)
+    if f.channel is not None:
+        stmt = stmt.where(Conversation.channel == f.channel)
+    if f.dated not in DATED:
+        raise QCError(f"dated must be one of {', '.join(DATED)}", field="dated")
+    at = DATED[f.dated]
+    bounds = [c for c in (f.since is not None and at >= f.since,
+                          f.until is not None and at < f.until) if c is not False]  # fmt: skip
+    if f.overdue_before is not None:
+        bounds += [Appeal.created_at < f.overdue_before, Appeal.decision.is_(None),
+                   Violation.status == "appealed"]  # fmt: skip
+    if f.dated == "appealed" or f.overdue_before is not None:
+        stmt = stmt.where(exists().where(Appeal.violation_id == Violation.id, *bounds))
+    else:
+        stmt = stmt.where(*bounds)
     if f.scope is not None:
         stmt = stmt.where(conversation_clause(f.scope))
     return stmt

@@ -53,6 +53,11 @@ def list_violations(
     conversation: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    channel: str | None = None,
+    dated: Annotated[
+        Literal["created", "decided", "appealed"],
+        Query(description="what since/until bound: when found, decided, or appealed"),
+    ] = "created",
     order: Annotated[
         Literal["newest", "overturn_risk"],
         Query(
@@ -67,11 +72,13 @@ def list_violations(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> s.ViolationPage:
-    """Newest first (or by overturn risk); a page `{"items", "total", "next", "ranking"}`."""
+    """Newest first (or by overturn risk); a page `{"items", "total", "next", "ranking"}`.
+    ``status`` may list several (``open,appealed,upheld``: the dashboard's standing violations)."""
     tenant = scope.tenant_id
     f = queries.ViolationFilter(
-        status, rule, severity, agent, team, customer, conversation, since, until, scope
-    )
+        status, rule, severity, agent, team, customer, conversation, since, until, scope,
+        channel, dated,
+    )  # fmt: skip
     window = store.settings.appeal_window_days
     risks: dict[int, float] = {}
     ranking = None

@@ -36,6 +36,36 @@ DELETED_BY_RETENTION = "已按保留期删除"
 # Every other label, heading and line of the templates (``{{ ui.<key> }}``), keyed by its pinyin;
 # a test checks that no template holds a Chinese string of its own and every key used exists.
 UI: dict[str, str] = {
+    "zhi_jian_kan_ban": "质检看板",
+    "shu_ju_geng_xin_yu": "数据更新于",
+    "he_xin_zhi_biao": "核心指标",
+    "zhi_jian_hui_hua_shu": "质检会话数",
+    "wei_gui_shu": "违规数",
+    "wei_gui_lv": "违规率",
+    "shen_su_shu": "申诉数",
+    "che_xiao_lv": "撤销率",
+    "chao_shi_shen_su": "超时申诉",
+    "mei_ri_wei_gui_qu_shi": "每日违规趋势（按规则）",
+    "dao_chu_csv": "导出 CSV",
+    "tu_biao_shu_ju_jian_xia_biao": "图表数据见下方表格",
+    "he_ji": "合计",
+    "ri_qi": "日期",
+    "gui_ze_jian_kang_du": "规则健康度",
+    "ke_neng_bu_he_li_shuo_ming": "可能不合理：撤销率 ≥",
+    "shen_su_lie": "申诉",
+    "che_xiao_li_you": "撤销理由",
+    "ke_neng_bu_he_li": "可能不合理",
+    "gai_shi_duan_mei_you_shu_ju": "该时段没有数据",
+    "zuo_xi_biao_xian": "坐席",
+    "zhi_jian_yuan_biao_xian": "质检员",
+    "zhi_jian_yuan": "质检员",
+    "jue_ding_shu": "处理数",
+    "chu_li_shi_chang_zhong_wei": "处理时长中位数（小时）",
+    "che_xiao_zhan_bi": "撤销占比",
+    "wei_zhi": "未知",
+    "wei_gui_ming_xi": "违规明细",
+    "mei_you_fu_he_tiao_jian_3": "没有符合条件的违规",
+    "kan_ban": "看板",
     "zhi_jian": "· 质检",
     "tiao_dao_zheng_wen": "跳到正文",
     "zhu_dao_hang": "主导航",
@@ -171,6 +201,10 @@ def remaining(deadline: datetime, now: datetime) -> str:
     if hours < 1:
         return UNDER_AN_HOUR
     return f"剩余 {math.floor(hours)} 小时"
+
+
+def hhmm(value: datetime, tz: str) -> str:
+    return value.astimezone(ZoneInfo(tz)).strftime("%H:%M")
 
 
 def when(value: datetime | None, tz: str) -> str:
