@@ -112,3 +112,10 @@ class AlreadyDecided(QCError):
 
     code = "ALREADY_DECIDED"
     status = 409
+
+
+class BacktestRequired(QCError):
+    """发布 of a draft with no finished backtest of exactly that draft (UI.md: the rule editor)."""
+
+    code = "BACKTEST_REQUIRED"
+    status = 409

@@ -28,6 +28,8 @@ class Violation(TimestampMixin, Base):
         Index("ix_violations_status", "status"),
         Index("ix_violations_rule_id", "rule_id"),
         Index("ix_violations_conversation_id", "conversation_id"),
+        Index("ix_violations_tenant_created", "tenant_id", "created_at"),
+        Index("ix_violations_tenant_decided", "tenant_id", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +101,7 @@ class Appeal(Base):
     """An agent's appeal against a violation, and the reviewer's decision on it."""
 
     __tablename__ = "appeals"
+    __table_args__ = (Index("ix_appeals_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)

@@ -123,6 +123,22 @@ def schedule(
     return rule
 
 
+def rollback(
+    *, db_session: Session, tenant_id: str, rule_id: str, version: int, actor: str
+) -> Rule:
+    """Make an earlier published version current again at once (audited ``rolled_back``)."""
+    rule = get_rule_or_raise(db_session=db_session, tenant_id=tenant_id, rule_id=rule_id)
+    if version not in {v.version for v in versions(db_session=db_session, rule=rule)}:
+        raise NotFound(
+            f"rule {rule_id!r} has no version {version}", rule_id=rule_id, field="version"
+        )
+    if version != rule.current_version:
+        db_session.add(AuditEvent(tenant_id=tenant_id, entity_type="rule", entity_id=rule_id, action="rolled_back",
+                                  actor=actor, before={"version": rule.current_version}, after={"version": version}))  # fmt: skip
+        rule.current_version, rule.scheduled_version, rule.scheduled_at = version, None, None
+    return rule
+
+
 def promote_due(*, db_session: Session, now: datetime) -> list[str]:
     """Make scheduled versions current once their time has come (run by the sweep)."""
     due = db_session.scalars(
@@ -141,8 +157,9 @@ def _lexicon_name(key: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", key.split(":", 1)[1].lower()).strip("_") or "words"
 
 
-def export_yaml(*, db_session: Session, tenant_id: str) -> str:
-    """The tenant's current rule set as one self-contained YAML document (lexicons inlined)."""
+def export_yaml(*, db_session: Session, tenant_id: str, rule_ids: set[str] | None = None) -> str:
+    """The tenant's current rule set (or only ``rule_ids``: the editor's text of one rule) as one
+    self-contained YAML document (lexicons inlined)."""
     tenant = db_session.get(Tenant, tenant_id)
     pass_mark = (
         int((tenant.settings or {}).get("pass_mark", DEFAULT_PASS_MARK))
@@ -152,6 +169,8 @@ def export_yaml(*, db_session: Session, tenant_id: str) -> str:
     lexicons: dict[str, dict[str, list[str]]] = {}
     rules_out = []
     for rule in list_rules(db_session=db_session, tenant_id=tenant_id):
+        if rule_ids is not None and rule.rule_id not in rule_ids:
+            continue
         current = next(
             v
             for v in versions(db_session=db_session, rule=rule)

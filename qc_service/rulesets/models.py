@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
@@ -77,3 +77,26 @@ def _refuse_rule_version_update(
         f"rule versions are immutable (rule_pk={target.rule_pk}, version={target.version}); "
         "publish a new version instead"
     )
+
+
+class BacktestRun(TimestampMixin, Base):
+    """A draft backtested in the background (the rule editor's 回测): progress, result, and the
+    draft's hash that gates 发布 (UI.md: publish only after a finished backtest of this draft)."""
+
+    __tablename__ = "backtest_runs"
+    __table_args__ = (Index("ix_backtest_runs_tenant_hash", "tenant_id", "draft_hash"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    draft: Mapped[str] = mapped_column(Text)
+    draft_hash: Mapped[str] = mapped_column(String(64))
+    rule_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """``running`` | ``finished`` | ``cancelled`` | ``failed``."""
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[str] = mapped_column(String(255))
+    finished_at: Mapped[datetime | None]

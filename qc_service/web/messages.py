@@ -24,6 +24,12 @@ ACTION = {"opened": "机器发现", "status.appealed": "申诉", "status.upheld"
           "tag.override_cleared": "清除覆盖", "tag.added": "打上标签"}  # fmt: skip
 QUEUE_STATUSES = {"appealed": "待审", "upheld": "已维持", "overturned": "已撤销", "all": "全部"}
 
+RULE_STATUS = {"draft": "草稿", "live": "生效", "off": "停用"}
+RULE_KIND = {"violation": "违规", "tag": "标签"}
+RUN_STATUS = {"running": "进行中", "finished": "已完成", "cancelled": "已取消", "failed": "失败"}
+RULE_ACTION = {"published": "发布", "enabled": "启用", "disabled": "停用", "scheduled": "定时生效",
+               "version.activated": "版本生效", "rolled_back": "回滚"}  # fmt: skip
+
 PRODUCT = "qc-service 质检"
 LOGOUT = "退出"
 DECIDED = {"upheld": "已维持", "overturned": "已撤销"}
@@ -36,6 +42,51 @@ DELETED_BY_RETENTION = "已按保留期删除"
 # Every other label, heading and line of the templates (``{{ ui.<key> }}``), keyed by its pinyin;
 # a test checks that no template holds a Chinese string of its own and every key used exists.
 UI: dict[str, str] = {
+    "gui_ze_lie_biao": "规则",
+    "sou_suo_gui_ze": "搜索规则",
+    "xin_jian_gui_ze": "新建规则",
+    "ming_cheng": "名称",
+    "lei_xing": "类型",
+    "ban_ben": "版本",
+    "geng_xin_shi_jian": "更新时间",
+    "qi_ri_ming_zhong": "7 日命中",
+    "qi_yong": "启用",
+    "kai": "开",
+    "guan": "关",
+    "mei_you_gui_ze": "没有规则",
+    "xiao_yan_tong_guo": "校验通过",
+    "shi_yun_xing_jie_guo": "试运行结果",
+    "chu_ming_zhong": "处命中",
+    "bu_bao_cun": "未保存任何数据",
+    "hui_ce": "回测",
+    "hui_ce_jin_du": "回测进度",
+    "qu_xiao_hui_ce": "取消回测",
+    "hui_ce_hui_hua": "回测会话数",
+    "hui_ce_jie_guo": "回测结果",
+    "xian_xing_ming_zhong": "现行版本命中",
+    "xin_ming_zhong": "新增命中",
+    "bu_zai_ming_zhong": "不再命中",
+    "gu_ji_zhun_que_lv": "估计准确率",
+    "yang_li": "样例",
+    "fa_bu": "发布",
+    "fa_bu_qian_que_ren": "发布前确认差异",
+    "cha_yi": "与现行版本的差异",
+    "wu_cha_yi": "（与现行版本相同）",
+    "que_ren_fa_bu": "确认发布",
+    "fa_bu_xu_hui_ce": "须先完成与当前草稿一致的回测，才能发布",
+    "bian_ji_gui_ze": "编辑规则",
+    "dang_qian_ban_ben": "当前版本",
+    "gui_ze_yaml": "规则 YAML",
+    "xiao_yan": "校验",
+    "shi_yun_xing": "试运行",
+    "shi_yun_xing_dui_hua": "试运行对话",
+    "shi_yun_xing_ti_shi": "坐席: …\n客户: …",
+    "hui_ce_yu_fa_bu": "回测与发布",
+    "cao_gao_yi_geng_gai": "草稿已更改，请重新回测后再发布",
+    "dang_qian": "当前",
+    "hui_gun_dao": "回滚到",
+    "bian_geng_ji_lu": "变更记录",
+    "yi_fa_bu": "已发布",
     "zhi_jian_kan_ban": "质检看板",
     "shu_ju_geng_xin_yu": "数据更新于",
     "he_xin_zhi_biao": "核心指标",
@@ -201,6 +252,10 @@ def remaining(deadline: datetime, now: datetime) -> str:
     if hours < 1:
         return UNDER_AN_HOUR
     return f"剩余 {math.floor(hours)} 小时"
+
+
+def yaml_error(line: int, column: int, message: str) -> str:
+    return f"第 {line} 行，第 {column} 列：{message}"
 
 
 def hhmm(value: datetime, tz: str) -> str:
