@@ -149,7 +149,7 @@ def kpis(db: Session, f: DashFilter, *, sla_hours: float, now: datetime) -> Kpis
         Appeal.created_at < now - timedelta(hours=sla_hours))) or 0  # fmt: skip
     by_status = dict(db.execute(
         _violations(f, Violation.status, func.count(), at=Violation.decided_at)
-        .where(Violation.status.in_(DECIDED)).group_by(Violation.status)).tuples().all())  # fmt: skip
+        .where(Violation.status.in_(DECIDED)).group_by(Violation.status)).all())  # fmt: skip
     decided = sum(by_status.values())
     overturned = by_status.get("overturned", 0)
     return Kpis(conversations, found[0], found[1], rate(found[1], conversations), appeals,

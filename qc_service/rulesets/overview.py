@@ -49,7 +49,7 @@ def rule_rows(db: Session, *, tenant_id: str, now: datetime, q: str | None = Non
         select(Rule, RuleVersion)
         .join(RuleVersion, (RuleVersion.rule_pk == Rule.id) & (RuleVersion.version == Rule.current_version))
         .where(Rule.tenant_id == tenant_id)
-    ).tuples():  # fmt: skip
+    ):  # fmt: skip
         rows[rule.rule_id] = RuleRow(rule.rule_id, rule.name, rule.kind,
                                      version.definition.get("severity"),
                                      "live" if rule.enabled else "off", rule.current_version,
@@ -64,14 +64,14 @@ def rule_rows(db: Session, *, tenant_id: str, now: datetime, q: str | None = Non
     since = now - timedelta(days=HITS_DAYS)
     for rid, n in db.execute(select(Violation.rule_id, func.count())
                              .where(Violation.tenant_id == tenant_id, Violation.created_at >= since)
-                             .group_by(Violation.rule_id)).tuples():  # fmt: skip
+                             .group_by(Violation.rule_id)):  # fmt: skip
         if rid in rows:
             rows[rid].hits_7d = n
     for rid, status, n in db.execute(
         select(Violation.rule_id, Violation.status, func.count())
         .where(Violation.tenant_id == tenant_id, Violation.status.in_(("upheld", "overturned")))
         .group_by(Violation.rule_id, Violation.status)
-    ).tuples():  # fmt: skip
+    ):  # fmt: skip
         if rid in rows:
             rows[rid].decided += n
             rows[rid].overturned += n if status == "overturned" else 0

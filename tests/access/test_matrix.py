@@ -80,7 +80,8 @@ def test_every_operation_has_a_policy_entry() -> None:
 
 def _url(path: str, ids: dict[str, Any]) -> str:
     fill = {"conversation_id": "c-e1", "violation_id": str(ids["c-e1"]), "customer_id": "u1",
-            "rule_id": "redline.red-packet", "tag": "小学", "act": "lock"}  # fmt: skip
+            "rule_id": "redline.red-packet", "tag": "小学", "act": "lock", "table": "rules",
+            "run_id": "0" * 32}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
 
 

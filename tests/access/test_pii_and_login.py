@@ -245,12 +245,8 @@ def test_every_demo_user_logs_in_to_their_home_and_a_browser_failure_shows_the_f
                 data={"username": username, "password": DEMO_PASSWORD},
                 follow_redirects=False,
             )
-            mounted = role not in ("admin", "manager")  # /rules and /dashboard: the UI part 2 issue
-            assert (r.status_code, r.headers["location"]) == (
-                303,
-                homes[role] if mounted else "/",
-            ), username
-            assert homes[role] == HOME[role]  # where it will go once the UI issue mounts it
+            assert (r.status_code, r.headers["location"]) == (303, homes[role]), username
+            assert homes[role] == HOME[role]
             assert client.get("/v1/me").json()["role"] == role
             client.cookies.clear()
         page = client.post("/login", data={"username": "demo-admin", "password": "wrong-wrong"},
