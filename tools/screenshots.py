@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from harness import ARGS, CHROMIUM, live_server, login, new_context, open_store_at, seed  # noqa: E402
 
@@ -60,10 +61,42 @@ def main() -> int:
             login(narrow, live, "demo-sales")
             narrow.goto(f"{live.url}/customers/u-wang")
             narrow.screenshot(path=str(OUT / "sales-customer-360px.png"), full_page=True)
+            _manager_and_admin(browser, Path(tmp) / "dash")
             browser.close()
             assert not live.offsite, live.offsite
         store.close()
     return 0
+
+
+def _manager_and_admin(browser: object, tmp: Path) -> None:
+    """The dashboard and the rule pages on the dashboard tests' seeded store."""
+    from dashboard_seed import seed_dashboard
+    from rich.console import Console
+
+    from qc_service.cli import store_cmds
+
+    tmp.mkdir()
+    store = open_store_at(tmp)
+    store_cmds.print_demo_users(store, Console(quiet=True))
+    seed_dashboard(store)
+    with live_server(store) as live:
+        for user, name, path in (("demo-manager", "manager-dashboard", "/dashboard"),
+                                 ("demo-manager", "manager-drilldown", "/violations?rule=dash.a&status=open,appealed,upheld,confirmed"),
+                                 ("demo-admin", "admin-rules", "/rules"),
+                                 ("demo-admin", "admin-rule-editor", "/rules/dash.a/edit")):  # fmt: skip
+            page = new_context(browser, live, viewport={"width": 1280, "height": 800}).new_page()
+            login(page, live, user)
+            page.goto(live.url + path)
+            if name == "admin-rule-editor":
+                page.get_by_label("试运行对话").fill("客户: 在吗\n坐席: 这就是看板甲")
+                page.get_by_role("button", name="试运行").click()
+                page.locator("#trial-result mark").wait_for()
+                page.get_by_role("button", name="回测").click()
+                page.locator('[data-status="finished"]').wait_for(timeout=20_000)
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+            sys.stdout.write(f"wrote {OUT / name}.png\n")
+        assert not live.offsite, live.offsite
+    store.close()
 
 
 if __name__ == "__main__":

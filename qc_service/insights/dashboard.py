@@ -201,7 +201,8 @@ class RuleHealth:
 def rule_health(
     db: Session, f: DashFilter, *, threshold: float, min_decisions: int
 ) -> list[RuleHealth]:
-    """Per rule (most overturned first): hits and appeals of the period, decisions made in it."""
+    """Per rule (flagged first, then most overturned): hits and appeals of the period, decisions
+    made in it."""
     rows: dict[str, RuleHealth] = {}
 
     def row(rule_id: str) -> RuleHealth:
@@ -228,7 +229,7 @@ def rule_health(
             r.reasons[key] = r.reasons.get(key, 0) + n
     for r in rows.values():
         r.doubtful = r.decided >= min_decisions and (r.overturn_rate or 0) >= threshold
-    return sorted(rows.values(), key=lambda r: (-(r.overturn_rate or 0), -r.hits, r.rule_id))
+    return sorted(rows.values(), key=lambda r: (not r.doubtful, -(r.overturn_rate or 0), -r.hits, r.rule_id))
 
 
 @dataclass(slots=True)
