@@ -229,7 +229,9 @@ def rule_health(
             r.reasons[key] = r.reasons.get(key, 0) + n
     for r in rows.values():
         r.doubtful = r.decided >= min_decisions and (r.overturn_rate or 0) >= threshold
-    return sorted(rows.values(), key=lambda r: (not r.doubtful, -(r.overturn_rate or 0), -r.hits, r.rule_id))
+    return sorted(
+        rows.values(), key=lambda r: (not r.doubtful, -(r.overturn_rate or 0), -r.hits, r.rule_id)
+    )
 
 
 @dataclass(slots=True)

@@ -43,18 +43,24 @@ def dash(tmp_path: Path, browser: Any) -> Iterator[LiveServer]:
         store.close()
 
 
-def test_manager_sees_the_seeded_figures_and_drills_into_a_trend_cell(dash: LiveServer, browser: Any) -> None:
+def test_manager_sees_the_seeded_figures_and_drills_into_a_trend_cell(
+    dash: LiveServer, browser: Any
+) -> None:
     page = new_context(browser, dash).new_page()
     login(page, dash, "demo-manager")
     assert page.url.endswith("/dashboard")  # the manager's home
     for name, value in MANAGER.items():
-        assert page.get_by_role("group", name=name).locator(".tile-value").inner_text() == value, name
+        assert page.get_by_role("group", name=name).locator(".tile-value").inner_text() == value, (
+            name
+        )
     assert re.search(r"数据更新于 \d\d:\d\d", page.locator("#as-of").inner_text())
     health = page.locator("#rule-health")
     assert "可能不合理" in health.locator('tr[data-rule="dash.a"]').inner_text()
     assert "可能不合理" not in health.locator('tr[data-rule="dash.b"]').inner_text()
     cell = page.locator('#trend-table a[href*="rule=dash.a"]')
-    assert cell.count() == 1 and cell.inner_text() == "8"  # all seeded today: 8 standing dash.a hits
+    assert (
+        cell.count() == 1 and cell.inner_text() == "8"
+    )  # all seeded today: 8 standing dash.a hits
     cell.click()
     page.wait_for_url(re.compile(r"/violations\?"))
     assert page.locator("#list-total").inner_text() == "共 8 条"
@@ -84,7 +90,9 @@ def test_admin_writes_tries_backtests_and_publishes_a_rule(dash: LiveServer, bro
     editor = page.get_by_label("规则 YAML")
     editor.fill(BAD)
     page.get_by_role("button", name="校验").click()
-    assert page.get_by_role("alert").inner_text() == "第 9 行，第 9 列：min_count must be an integer"
+    assert (
+        page.get_by_role("alert").inner_text() == "第 9 行，第 9 列：min_count must be an integer"
+    )
     assert editor.get_attribute("aria-invalid") == "true"
     editor.fill(GOOD)
     page.get_by_role("button", name="校验").click()
@@ -120,7 +128,13 @@ def test_axe_on_the_manager_and_admin_pages(dash: LiveServer, browser: Any) -> N
     page = new_context(browser, dash).new_page()
     results = {}
     login(page, dash, "demo-admin")
-    for path in ("/dashboard", "/violations?rule=dash.a", "/rules", "/rules/new", "/rules/dash.a/edit"):
+    for path in (
+        "/dashboard",
+        "/violations?rule=dash.a",
+        "/rules",
+        "/rules/new",
+        "/rules/dash.a/edit",
+    ):
         page.goto(dash.url + path)
         results[path] = Axe().run(page)
     page.get_by_role("button", name="回测").click()  # the editor with a finished backtest's report

@@ -113,9 +113,12 @@ def test_every_number_opens_exactly_the_hits_behind_it(seeded: tuple[TestClient,
         rule = re.search(r"rule=([\w.]+)", href)
         if rule:
             assert set(shown) == {rule.group(1)}
-    tile = lambda name: re.search(
-        rf'aria-label="{name}" class="tile">.*?href="([^"]+)"', html, re.S
-    ).group(1)  # noqa: E731
+
+    def tile(name: str) -> str:
+        return re.search(rf'aria-label="{name}" class="tile">.*?href="([^"]+)"', html, re.S).group(
+            1
+        )
+
     assert len(_rows(client, tile("违规数"), auth)) == 12
     assert len(_rows(client, tile("申诉数"), auth)) == 2
     assert len(_rows(client, tile("超时申诉"), auth)) == 1
