@@ -29,7 +29,7 @@ from qc_service.web import messages as msg
 from qc_service.web.dates import day_text, page_day
 from qc_service.web.deps import DbSession, StoreDep, require
 from qc_service.web.masking import MaskingRoute
-from qc_service.web.templating import render
+from qc_service.web.templating import query_string, render
 
 router = APIRouter(include_in_schema=False, route_class=MaskingRoute)
 Read = Annotated[Scope, require(Op.DASHBOARDS_READ)]
@@ -81,20 +81,22 @@ def dashboard_page(
     tz = store.settings.timezone
     f = dash_filter(scope, tz, since, until, team, agent, rule, channel)
     fig = _figures(db, store, f)
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if v])
+    query = query_string(request)
     return render(request, "insights/dashboard.html", {
         **fig, "f": f, "tz": tz, "links": links(f), "drill": lambda **o: drill(f, **o),
         "chart": stacked_bars(fig["trend"], lambda d, r: drill(f, since=d, until=d, rule=r,
                                                                  status=STANDING)),
         "raw": {"since": day_text(f.since, tz), "until": day_text(f.until, tz, end=True)},
-        "query": query, "settings": store.settings,
+        "query": query, "settings": store.settings, "standing": STANDING,
         "reason_label": reasons.tenant_reasons(db.get(Tenant, scope.tenant_id)),
     })  # fmt: skip
 
 
-def _csv(table: str, fig: dict[str, Any]) -> list[list[Any]]:
+def _csv(table: str, db: DbSession, store: Any, f: DashFilter) -> list[list[Any]]:
+    """One table's rows, computing only that table (not the whole page)."""
+    s = store.settings
     if table == "trend":
-        t = fig["trend"]
+        t = dashboard.trend(db, f)
         return [["day", *t.rules, "total"]] + [
             [d.isoformat(), *(t.counts.get((d, r), 0) for r in t.rules), t.total(d)] for d in t.days
         ]
@@ -103,17 +105,18 @@ def _csv(table: str, fig: dict[str, Any]) -> list[list[Any]]:
                  "reasons"]] + [
             [r.rule_id, r.hits, r.appeals, r.decided, r.overturned, r.overturn_rate, r.doubtful,
              ";".join(f"{k}={n}" for k, n in sorted(r.reasons.items()))]
-            for r in fig["health"]
+            for r in dashboard.rule_health(db, f, threshold=s.rule_health_overturn,
+                                             min_decisions=s.rule_health_min_decisions)
         ]  # fmt: skip
     if table == "agents":
         return [["agent", "name", "team", "conversations", "violations", "violation_rate",
                  "appeals", "overturned"]] + [
             [a.agent, a.name, a.team or "", a.conversations, a.violations, a.violation_rate,
-             a.appeals, a.overturned] for a in fig["agents"]
+             a.appeals, a.overturned] for a in dashboard.agents(db, f)
         ]  # fmt: skip
     return [["reviewer", "decisions", "median_hours", "overturned", "overturn_share"]] + [
         [r.reviewer, r.decisions, r.median_hours, r.overturned, r.overturn_share]
-        for r in fig["reviewers"]
+        for r in dashboard.reviewers(db, f)
     ]
 
 
@@ -127,7 +130,7 @@ def dashboard_csv(
     f = dash_filter(scope, store.settings.timezone, since, until, team, agent, rule, channel)
     out = io.StringIO()
     out.write("\ufeff")
-    csv.writer(out).writerows(_csv(table, _figures(db, store, f)))
+    csv.writer(out).writerows(_csv(table, db, store, f))
     name = f"{table}-{day_text(f.since, f.tz)}-{day_text(f.until, f.tz, end=True)}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
@@ -152,8 +155,7 @@ def violations_page(
     )  # fmt: skip
     rows, total, nxt = queries.list_violations(db_session=db, tenant_id=scope.tenant_id,
                                                filters=f, cursor=cursor, limit=PAGE)  # fmt: skip
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items()
-                       if v and k != "cursor"])  # fmt: skip
+    query = query_string(request, drop="cursor")
     return render(request, "insights/violations.html", {
         "rows": rows, "total": total, "next": nxt, "tz": tz, "query": query,
         "filters": [(k, v) for k, v in request.query_params.multi_items() if v and k != "cursor"],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Request
@@ -28,7 +27,7 @@ from qc_service.web import messages as msg
 from qc_service.web.dates import page_day
 from qc_service.web.deps import CurrentUser, DbSession, StoreDep, require
 from qc_service.web.masking import MaskingRoute
-from qc_service.web.templating import render
+from qc_service.web.templating import query_string, render
 
 router = APIRouter(include_in_schema=False, route_class=MaskingRoute)
 Queue = Annotated[Scope, require(Op.VIOLATIONS_DECIDE)]
@@ -57,14 +56,9 @@ def review_queue(
     now = datetime.now(ZoneInfo(tz))
     return render(request, "review/queue.html", {
         "rows": rows, "total": total, "next": nxt, "f": f, "tz": tz,
-        "remaining": lambda d: msg.remaining(d, now), "query": _query(request, drop="cursor"),
+        "remaining": lambda d: msg.remaining(d, now), "query": query_string(request, drop="cursor"),
         "raw": {"since": since or "", "until": until or ""},
     })  # fmt: skip
-
-
-def _query(request: Request, drop: str = "") -> str:
-    """The page's filters as a query string (URL-encoded) for the links that keep them."""
-    return urlencode([(k, v) for k, v in request.query_params.multi_items() if v and k != drop])
 
 
 def _user_names(db: DbSession, tenant_id: str, usernames: set[str]) -> dict[str, str]:
@@ -122,7 +116,7 @@ def review_page(
     timeline; ← → walk the same filtered queue."""
     f = _filters(store.settings.timezone, status, rule, team, agent, since, until)
     ctx = review_context(db, store, scope, user, violation_id, f)
-    ctx["query"] = _query(request)
+    ctx["query"] = query_string(request)
     return render(request, "review/page.html", ctx)
 
 

@@ -91,6 +91,16 @@ def _parse(text: str) -> Any:
     return doc
 
 
+def _rule_with_version(db_session: Session, tenant_id: str, rule_id: str, version: int) -> Rule:
+    """The rule, or NotFound when it or that published version does not exist."""
+    rule = get_rule_or_raise(db_session=db_session, tenant_id=tenant_id, rule_id=rule_id)
+    if version not in {v.version for v in versions(db_session=db_session, rule=rule)}:
+        raise NotFound(
+            f"rule {rule_id!r} has no version {version}", rule_id=rule_id, field="version"
+        )
+    return rule
+
+
 def set_enabled(
     *, db_session: Session, tenant_id: str, rule_id: str, enabled: bool, actor: str
 ) -> Rule:
@@ -108,11 +118,7 @@ def schedule(
     *, db_session: Session, tenant_id: str, rule_id: str, version: int, at: datetime, actor: str
 ) -> Rule:
     """Make a published version current at ``at`` (immediately if ``at`` is past)."""
-    rule = get_rule_or_raise(db_session=db_session, tenant_id=tenant_id, rule_id=rule_id)
-    if version not in {v.version for v in versions(db_session=db_session, rule=rule)}:
-        raise NotFound(
-            f"rule {rule_id!r} has no version {version}", rule_id=rule_id, field="version"
-        )
+    rule = _rule_with_version(db_session, tenant_id, rule_id, version)
     if at.tzinfo is None:
         raise QCError("the schedule time needs a UTC offset", field="at", rule_id=rule_id)
     rule.scheduled_version, rule.scheduled_at = version, at
@@ -127,11 +133,7 @@ def rollback(
     *, db_session: Session, tenant_id: str, rule_id: str, version: int, actor: str
 ) -> Rule:
     """Make an earlier published version current again at once (audited ``rolled_back``)."""
-    rule = get_rule_or_raise(db_session=db_session, tenant_id=tenant_id, rule_id=rule_id)
-    if version not in {v.version for v in versions(db_session=db_session, rule=rule)}:
-        raise NotFound(
-            f"rule {rule_id!r} has no version {version}", rule_id=rule_id, field="version"
-        )
+    rule = _rule_with_version(db_session, tenant_id, rule_id, version)
     if version != rule.current_version:
         db_session.add(AuditEvent(tenant_id=tenant_id, entity_type="rule", entity_id=rule_id, action="rolled_back",
                                   actor=actor, before={"version": rule.current_version}, after={"version": version}))  # fmt: skip

@@ -54,13 +54,13 @@ def rule_rows(db: Session, *, tenant_id: str, now: datetime, q: str | None = Non
                                      version.definition.get("severity"),
                                      "live" if rule.enabled else "off", rule.current_version,
                                      max(rule.updated_at, version.created_at))  # fmt: skip
-    for run in db.scalars(select(BacktestRun).where(BacktestRun.tenant_id == tenant_id)
-                          .order_by(BacktestRun.created_at)):  # fmt: skip
-        for rid in run.rule_ids:
+    # only what the list shows of the runs: not each draft's text and report
+    runs = db.execute(select(BacktestRun.id, BacktestRun.rule_ids, BacktestRun.created_at)
+                      .where(BacktestRun.tenant_id == tenant_id).order_by(BacktestRun.created_at))  # fmt: skip
+    for run_id, rule_ids, created_at in runs:
+        for rid in rule_ids:
             if rid not in rows or rows[rid].status == "draft":
-                rows[rid] = RuleRow(
-                    rid, rid, "", None, "draft", None, run.created_at, draft_run=run.id
-                )
+                rows[rid] = RuleRow(rid, rid, "", None, "draft", None, created_at, draft_run=run_id)
     since = now - timedelta(days=HITS_DAYS)
     for rid, n in db.execute(select(Violation.rule_id, func.count())
                              .where(Violation.tenant_id == tenant_id, Violation.created_at >= since)

@@ -99,8 +99,8 @@ def new_rule(request: Request, db: DbSession, store: StoreDep, scope: WriteRules
 def edit_rule(request: Request, rule_id: RuleId, db: DbSession, store: StoreDep,
               scope: WriteRules, published: str | None = None) -> Response:  # fmt: skip
     """The live version's YAML (lexicons inlined), its versions and its timeline."""
-    text = authoring.export_yaml(db_session=db, tenant_id=scope.tenant_id, rule_ids={rule_id})
     authoring.get_rule_or_raise(db_session=db, tenant_id=scope.tenant_id, rule_id=rule_id)
+    text = authoring.export_yaml(db_session=db, tenant_id=scope.tenant_id, rule_ids={rule_id})
     return _editor(
         request,
         db,

@@ -10,6 +10,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -70,6 +71,11 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def query_string(request: Request, drop: str = "") -> str:
+    """The page's filters as a query string (URL-encoded) for the links that keep them."""
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if v and k != drop])
 
 
 def same_origin(request: Request) -> bool:
