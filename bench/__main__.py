@@ -3,6 +3,7 @@
 from bench import (
     audio_stage,
     auth_cost,
+    dashboard,
     keyword_stage,
     lanes,
     lanes_semantic,
@@ -20,3 +21,4 @@ if __name__ == "__main__":
     lanes_semantic.run_semantic()
     auth_cost.run()
     web_pages.run()
+    dashboard.run()

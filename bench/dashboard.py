@@ -64,8 +64,9 @@ def _seed(store: Store) -> None:
         convs, viols = [], []
         for i in range(N):
             at = now - timedelta(seconds=rng.uniform(0, DAYS * 86400))
+            channel, employee_id = rng.choice(CHANNELS), rng.choice(emp_ids)
             convs.append({"id": base + i + 1, "tenant_id": "default", "external_id": f"bd-{i}",
-                          "channel": rng.choice(CHANNELS), "employee_id": rng.choice(emp_ids),
+                          "channel": channel, "employee_id": employee_id,
                           "customer_id": rng.choice(cust_ids), "started_at": at, "status": "analysed",
                           "closed": True, "stage_errors": [], "extra": {}, "analysed_at": at,
                           "analysis_attempts": 1, "revision": 0, "created_at": at, "updated_at": at})  # fmt: skip
@@ -84,9 +85,11 @@ def _seed(store: Store) -> None:
                 if status in ("upheld", "overturned")
                 else None
             )
-            viols.append({"tenant_id": "default", "conversation_id": base + i + 1, "rule_id": rng.choice(RULES),
+            viols.append({"tenant_id": "default", "conversation_id": base + i + 1, "employee_id": employee_id,
+                          "channel": channel, "rule_id": rng.choice(RULES),
                           "rule_version": 1, "severity": "high", "status": status, "deduct": 0, "fatal": False,
                           "actions": [], "decided_at": decided, "decided_by": "bench-qa" if decided else None,
+                          "decide_seconds": (decided - at).total_seconds() if decided else None,
                           "reason_code": "rule_too_strict" if status == "overturned" else None,
                           "created_at": at, "updated_at": at})  # fmt: skip
         for chunk in range(0, N, 5000):

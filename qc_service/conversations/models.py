@@ -24,7 +24,9 @@ class Conversation(TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_conversations_tenant_analysed", "tenant_id", "analysed_at"),
+        Index(
+            "ix_conversations_tenant_analysed", "tenant_id", "analysed_at", "employee_id", "channel"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -56,7 +56,8 @@ def save_violations(
         violation = existing.get(rule.id)
         if violation is None:
             violation = Violation(
-                tenant_id=conv.tenant_id, conversation_id=conv.id, rule_id=rule.id, rule_version=rule.version,
+                tenant_id=conv.tenant_id, conversation_id=conv.id, employee_id=conv.employee_id, channel=conv.channel,
+                rule_id=rule.id, rule_version=rule.version,
                 severity=rule.severity, status="open", deduct=rule.deduct, fatal=rule.fatal,
                 actions=[{**a.to_dict(), "status": "recorded", "error": None} for a in rule.actions],
             )  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_bridge.outbox.service import enqueue
@@ -51,6 +51,7 @@ def transition(
     if to in DECIDED:
         violation.decided_at = now
         violation.decided_by = actor
+        violation.decide_seconds = (now - _waiting_since(db_session, violation)).total_seconds()
     db_session.add(AuditEvent(
         tenant_id=violation.tenant_id, entity_type="violation", entity_id=str(violation.id),
         action=f"status.{to}", actor=actor, before={"status": str(current)},
@@ -71,6 +72,14 @@ def transition(
         )  # fmt: skip
     db_session.flush()
     return violation
+
+
+def _waiting_since(db_session: Session, violation: Violation) -> datetime:
+    """When the decision became due: the latest appeal, or the finding when nobody appealed."""
+    appealed = db_session.scalar(
+        select(func.max(Appeal.created_at)).where(Appeal.violation_id == violation.id)
+    )
+    return appealed or violation.created_at
 
 
 def save_score_pass_mark(db_session: Session, conv: Conversation) -> int:
