@@ -72,8 +72,11 @@ def route_operation(route: APIRoute) -> Any:
     return None
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
-    """Build the API. Pass ``store`` to share an already-open store (tests)."""
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, freeze_gc: bool = False
+) -> FastAPI:
+    """Build the API. Pass ``store`` to share an already-open store (tests); ``freeze_gc`` for a
+    server process (``qc serve``) that owns the interpreter."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -86,14 +89,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.scheduler = process.scheduler
         app.state.dispatcher = process.dispatcher
         await process.start_async()
-        # Why: everything loaded at start (models, rules, SQLAlchemy's mappers) lives as long
-        # as the process; left in the collector's oldest generation, every full collection walks
-        # it again, which put 170-230 ms pauses into 1 in 15 dashboard requests (bench/dashboard.py)
-        gc.freeze()
+        if freeze_gc:
+            # Why: what a server loads at start (models, rules, SQLAlchemy's mappers) lives as
+            # long as the process; left in the collector's oldest generation, every full
+            # collection walks it again: 170-230 ms pauses in 1 of 15 dashboard requests
+            # (bench/dashboard.py). Collected first, so no garbage is frozen with it.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
+            if freeze_gc:
+                gc.unfreeze()
             await process.stop_async()
 
     app = FastAPI(

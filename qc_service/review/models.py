@@ -50,10 +50,11 @@ class Violation(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
-    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), default=None)
+    employee_id: Mapped[int | None] = mapped_column(default=None)
     """The conversation's agent, copied when the violation is found (a conversation's agent and
     channel never change). Why a copy: the dashboard counts violations by agent, team and channel
-    without joining 100,000 conversations (``insights.dashboard``)."""
+    without joining 100,000 conversations (``insights.dashboard``). No foreign key: the
+    conversation's own keeps it right, and SQLite can add and drop a plain column in place."""
     channel: Mapped[str | None] = mapped_column(String(16), default=None)
     """The conversation's channel, copied like ``employee_id``."""
     rule_id: Mapped[str] = mapped_column(String(128))

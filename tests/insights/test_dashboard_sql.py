@@ -124,7 +124,7 @@ def test_violations_carry_their_agent_channel_and_time_to_decide(store: Store) -
             )
 
 
-def test_the_migration_fills_the_copies_of_violations_found_before_it(db_url: str) -> None:
+def test_the_migration_fills_the_copies_and_goes_back_keeping_every_row(db_url: str) -> None:
     engine = make_engine(db_url)
     t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
     try:
@@ -178,5 +178,11 @@ def test_the_migration_fills_the_copies_of_violations_found_before_it(db_url: st
             (2, 7, "call", 8 * 3600.0),
             (3, 7, "call", None),
         ]
+        with engine.begin() as conn:  # and back, with the appeal still pointing at violation 2
+            command.downgrade(alembic_config(conn), "0008")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM violations")).scalar() == 3
+            assert conn.execute(text("SELECT violation_id FROM appeals")).scalar() == 2
+        upgrade_to_head(engine)
     finally:
         engine.dispose()

@@ -62,15 +62,8 @@ def upgrade() -> None:
     op.drop_index("ix_violations_tenant_created", table_name="violations")
     op.drop_index("ix_violations_tenant_decided", table_name="violations")
     # plain ADD COLUMN, not a batch copy: on SQLite the copy drops the old table, which the
-    # appeals and evidence that reference violations refuse (a populated database would not migrate)
-    if op.get_bind().dialect.name == "sqlite":  # SQLite takes a reference only inline
-        op.execute(
-            "ALTER TABLE violations ADD COLUMN employee_id INTEGER REFERENCES employees (id)"
-        )
-    else:
-        op.add_column("violations", sa.Column("employee_id", sa.Integer(), nullable=True))
-        op.create_foreign_key("fk_violations_employee_id_employees", "violations", "employees",
-                              ["employee_id"], ["id"])  # fmt: skip
+    # appeals that reference violations refuse and the evidence would be cascaded away with
+    op.add_column("violations", sa.Column("employee_id", sa.Integer(), nullable=True))
     op.add_column("violations", sa.Column("channel", sa.String(16), nullable=True))
     op.add_column("violations", sa.Column("decide_seconds", sa.Float(), nullable=True))
     op.execute(
@@ -97,11 +90,7 @@ def downgrade() -> None:
     )
     op.drop_index("ix_violations_tenant_decided", table_name="violations")
     op.drop_index("ix_violations_tenant_created", table_name="violations")
-    if op.get_bind().dialect.name != "sqlite":  # SQLite's inline reference has no name
-        op.drop_constraint("fk_violations_employee_id_employees", "violations", type_="foreignkey")
-    with op.batch_alter_table("violations") as batch:
-        batch.drop_column("decide_seconds")
-        batch.drop_column("channel")
-        batch.drop_column("employee_id")
+    for column in ("decide_seconds", "channel", "employee_id"):  # in place (SQLite ≥ 3.35)
+        op.drop_column("violations", column)
     op.create_index("ix_violations_tenant_created", "violations", ["tenant_id", "created_at"])
     op.create_index("ix_violations_tenant_decided", "violations", ["tenant_id", "decided_at"])
