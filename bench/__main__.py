@@ -1,6 +1,7 @@
 """``make bench``: every benchmark, each printing its own ratios against same-run baselines."""
 
 from bench import (
+    asr_stage,
     audio_stage,
     auth_cost,
     dashboard,
@@ -22,3 +23,4 @@ if __name__ == "__main__":
     auth_cost.run()
     web_pages.run()
     dashboard.run()
+    asr_stage.run()

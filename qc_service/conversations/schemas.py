@@ -81,6 +81,21 @@ class MessageOut(BaseModel):
     type: str
     text: str
     ts: datetime | None
+    start: float | None = None
+    """Call segments: seconds from the start of the audio."""
+    end: float | None = None
+    source: str | None = None
+    """``asr`` for a message the service transcribed from the call's audio."""
+    confidence: float | None = None
+    """Machine-transcribed messages: the model's confidence, 0–1."""
+
+    @classmethod
+    def of(cls, m: Any) -> MessageOut:
+        """From a stored ``Message`` (the call fields come from its ``extra``)."""
+        extra = m.extra or {}
+        return cls(id=m.external_id, seq=m.seq, role=m.role, type=m.type, text=m.text, ts=m.ts,
+                   start=extra.get("start"), end=extra.get("end"), source=extra.get("source"),
+                   confidence=extra.get("confidence"))  # fmt: skip
 
 
 class EvidenceOut(BaseModel):

@@ -178,6 +178,7 @@ def to_rule_conversation(conv: Conversation) -> rm.Conversation:
             m.ts,
             (m.extra or {}).get("start"),
             (m.extra or {}).get("end"),
+            rm.char_times(m.text, m.extra["words"]) if (m.extra or {}).get("words") else None,
         )
         for m in conv.messages
     ]

@@ -3,7 +3,10 @@
 ``.venv/bin/python -m qc_service.demo.audio_call`` builds a 40-second stereo 8 kHz call from
 real Mandarin speech (tests/data/audio: FunASR example, MIT; AISHELL-1, Apache-2.0 — see
 tests/data/audio/CREDITS.md): a 17-second dead air, an agent who gets 12 dB louder than their
-own baseline for 2 seconds on a quiet phone line, and a transcript that promises 保本.
+own baseline for 2 seconds on a quiet phone line, and a transcript that promises 保本. And a
+second call that arrives as a bare recording, with no transcript (the service transcribes it): a
+securities adviser talking up delisted stocks (FunASR's long example, MIT) to a customer who
+answers with an AISHELL-1 sentence (Apache-2.0).
 """
 
 from __future__ import annotations
@@ -76,11 +79,34 @@ def main() -> int:
         "customer": {"id": "c0901", "name": "周先生"}, "started_at": "2026-11-21T15:00:00+08:00",
         "call": {"audio": "audio/demo-call-1.wav", "channels": {"agent": 0, "customer": 1}, "segments": segments},
     }  # fmt: skip
+    bare = _bare_call()
     (OUT / "demo_calls.jsonl").write_text(
-        json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8"
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (record, bare)), encoding="utf-8"
     )
-    sys.stdout.write(f"wrote {OUT / 'audio' / 'demo-call-1.wav'} and {OUT / 'demo_calls.jsonl'}\n")
+    sys.stdout.write(f"wrote {OUT / 'audio'} and {OUT / 'demo_calls.jsonl'}\n")
     return 0
+
+
+def _bare_call() -> dict[str, object]:
+    """40 s, 8 kHz: the adviser from 2 s to 27 s, the customer from 30 s; no transcript."""
+    call = np.random.default_rng(5).standard_normal((40 * RATE, 2)) * 10 ** (-65 / 20)
+    for channel, clip, start, gain_db in ((0, "funasr_onnx_long_25s_loud.wav", 2.0, -20.0),
+                                          (1, "aishell1_BAC009S0724W0121.wav", 30.0, -20.0)):  # fmt: skip
+        v = _voice(clip) * 10 ** (gain_db / 20)
+        a = int(start * RATE)
+        call[a : a + v.size, channel] += v
+    sf.write(
+        OUT / "audio" / "demo-call-2.wav",
+        np.clip(call, -1, 1).astype(np.float32),
+        RATE,
+        subtype="PCM_16",
+    )
+    return {
+        "id": "demo-call-bare-1", "channel": "call", "tenant": "default",
+        "employee": {"id": "e03", "name": "刘洋", "team": "理财顾问组", "supervisor_id": "e91"},
+        "customer": {"id": "c0902", "name": "吴女士"}, "started_at": "2026-11-22T10:00:00+08:00",
+        "call": {"audio": "audio/demo-call-2.wav", "channels": {"agent": 0, "customer": 1}},
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from qc_service.config import Settings
 from qc_service.db.base import utcnow
 from qc_service.jobs.registry import registered
 from qc_service.jobs.scheduler import run_job
+from qc_service.pipeline.asr import transcription_due
 from qc_service.pipeline.lanes import JOB_TASK, SENT_AT, TASK_NAME, CeleryLane
 from qc_service.pipeline.service import mark_failed, run_analysis
 from qc_service.store import Store
@@ -93,6 +94,14 @@ def register_tasks(app: Celery, store: Store) -> None:
         sent_at = getattr(self.request, SENT_AT, None) or (self.request.headers or {}).get(SENT_AT)
         if sent_at is not None:
             record_hop(settings.broker_url, time.time() - float(sent_at))
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        if queue != settings.asr_queue and transcription_due(
+            store.session_factory, conversation_id
+        ):
+            # a call to transcribe takes minutes: its own queue, so chats are not held behind it
+            self.app.send_task(TASK_NAME, args=[conversation_id], queue=settings.asr_queue,
+                               headers={SENT_AT: time.time()})  # fmt: skip
+            return
         try:
             alerts: list[dict[str, Any]] = []
             run_analysis(

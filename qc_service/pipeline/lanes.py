@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.orm import Session
 
+from qc_service.pipeline.asr import transcription_due
 from qc_service.pipeline.hot import run_hot_lane
 from qc_service.pipeline.service import run_deep
 from qc_service.store import Store
@@ -49,20 +50,32 @@ class InProcessLane(HotLane):
         self.store = store
         self.publish = publish
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qc-deep")
+        self._asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qc-asr")
         self._futures: set[Future[None]] = set()
 
     def submit(self, conversation_pk: int) -> None:
-        future = self._pool.submit(run_deep, self.store, conversation_pk, self.publish)
+        self._track(self._pool.submit(self._run, conversation_pk))
+
+    def _run(self, conversation_pk: int) -> None:
+        """A call still to transcribe moves to the transcription thread (chats keep flowing)."""
+        if transcription_due(self.store.session_factory, conversation_pk):
+            self._track(self._asr_pool.submit(run_deep, self.store, conversation_pk, self.publish))
+            return
+        run_deep(self.store, conversation_pk, self.publish)
+
+    def _track(self, future: Future[None]) -> None:
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
 
     def drain(self) -> None:
-        """Wait for everything submitted so far (tests, shutdown)."""
-        for future in list(self._futures):
-            future.result()
+        """Wait for everything submitted so far, forwarded runs included (tests, shutdown)."""
+        while self._futures:
+            for future in list(self._futures):
+                future.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._asr_pool.shutdown(wait=True)
 
 
 class CeleryLane(HotLane):

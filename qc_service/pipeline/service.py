@@ -22,9 +22,10 @@ from qc_service.conversations.models import Conversation
 from qc_service.conversations.service import to_rule_conversation
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
+from qc_service.pipeline.asr import transcribe_stored
 from qc_service.pipeline.features import compute_features
 from qc_service.pipeline.persist import save_analysis
-from qc_service.rules.analysis import Analysis, analyze
+from qc_service.rules.analysis import Analysis, StageError, analyze
 from qc_service.rules.compiled import RuleSet
 from qc_service.rulesets.service import active_ruleset
 from qc_service.store import Store
@@ -48,8 +49,10 @@ def prepare(
     conversation_pk: int,
     delay: float = 0.0,
     settings: Settings | None = None,
+    errors: list[StageError] | None = None,
 ) -> Prepared | None:
-    """Read the conversation and analyse it **outside any write transaction**.
+    """Read the conversation and analyse it **outside any write transaction** (``errors``: stages
+    that already failed for this run, e.g. transcription).
 
     Why: features can take seconds (embedding every sentence, decoding a recording); on SQLite a
     write transaction holds the database's only write lock, and ingest — the alert path — needs
@@ -71,7 +74,9 @@ def prepare(
     features, stage_errors = compute_features(
         ruleset, plain, call, base_dirs=[cfg.data_dir], settings=cfg
     )
-    analysis = analyze(ruleset, plain, features=features, stage_errors=stage_errors)
+    analysis = analyze(
+        ruleset, plain, features=features, stage_errors=[*(errors or []), *stage_errors]
+    )
     return Prepared(conversation_pk, revision, ruleset, analysis)
 
 
@@ -105,10 +110,13 @@ def run_analysis(
     alerts: list[dict[str, Any]] | None = None,
     settings: Settings | None = None,
 ) -> Analysis | None:
-    """Analyse outside the write lock, then store in one short write transaction."""
+    """Transcribe a call that has only audio, analyse outside the write lock, then store in one
+    short write transaction."""
+    cfg = settings or Settings()
+    asr_error = transcribe_stored(session_factory, conversation_pk, cfg)
     prepared = prepare(
         session_factory=session_factory, conversation_pk=conversation_pk, delay=delay,
-        settings=settings,
+        settings=cfg, errors=[asr_error] if asr_error else None,
     )  # fmt: skip
     if prepared is None:
         return None

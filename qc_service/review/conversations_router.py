@@ -49,7 +49,7 @@ def get_conversation(
         employee_id=conv.employee.external_id, customer_id=conv.customer.external_id,
         started_at=conv.started_at, analysed_at=conv.analysed_at,
         stage_errors=[schemas.StageErrorOut(**e) for e in conv.stage_errors or []],
-        messages=[schemas.MessageOut(id=m.external_id, seq=m.seq, role=m.role, type=m.type, text=m.text, ts=m.ts)
+        messages=[schemas.MessageOut.of(m)
                   for m in conv.messages],
         violations=[
             schemas.ViolationBrief(

@@ -12,7 +12,7 @@ from typing import Any
 
 from qc_service.rules.compiled import CompiledRule, RuleSet
 from qc_service.rules.evaluator import evaluate
-from qc_service.rules.model import Conversation, Evidence, RuleResult, Score
+from qc_service.rules.model import Conversation, Evidence, Message, RuleResult, Score
 from qc_service.rules.scorecard import score_conversation
 
 
@@ -63,6 +63,22 @@ class Analysis:
     aggregate_hits: list[AggregateHit] = field(default_factory=list)
 
 
+def _audio_seconds(evidence: list[Evidence], transcribed: dict[str, Message]) -> None:
+    """Give text evidence on machine-transcribed messages the seconds of its characters (a span)
+    or of the utterance (a whole message), so the review page can play the moment."""
+    for ev in evidence:
+        m = transcribed.get(ev.message_id or "")
+        if m is None or m.char_times is None or ev.t_start is not None:
+            continue
+        if ev.kind == "span" and ev.start is not None and ev.end is not None:
+            times = [t for t in m.char_times[ev.start : ev.end] if t is not None]
+            if times:
+                ev.t_start = round(min(t[0] for t in times), 2)
+                ev.t_end = round(max(t[1] for t in times), 2)
+        elif ev.kind == "message":
+            ev.t_start, ev.t_end = m.start, m.end
+
+
 def analyze(
     ruleset: RuleSet,
     conversation: Conversation,
@@ -72,8 +88,11 @@ def analyze(
 ) -> Analysis:
     """Evaluate every rule, derive tag findings and the scorecard."""
     out = Analysis(conversation.id, errors=list(stage_errors or []))
+    transcribed = {m.id: m for m in conversation.messages if m.char_times}
     for result in evaluate(ruleset, conversation, features=features):
         rule = ruleset.get(result.rule_id)
+        if transcribed:
+            _audio_seconds(result.evidence, transcribed)
         if rule.when is None and "group" in rule.extra and "qa" not in rule.extra:
             continue  # driven by group join/leave events, not by conversations
         if result.error:

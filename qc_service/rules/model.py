@@ -39,6 +39,18 @@ class Message:
     start: float | None = None
     """For call transcript segments: seconds from the start of the audio."""
     end: float | None = None
+    char_times: list[tuple[float, float] | None] | None = None
+    """For machine-transcribed messages: the audio seconds of each character of ``text`` (so a
+    span's evidence carries the seconds a reviewer jumps to)."""
+
+
+def char_times(text: str, words: list[list[Any]]) -> list[tuple[float, float] | None]:
+    """Per character of a transcribed ``text``: the seconds of the word it belongs to, from the
+    stored ``[[start, end, word], …]`` (all None where text and words disagree, e.g. an edit)."""
+    out: list[tuple[float, float] | None] = []
+    for start, end, piece in words:
+        out += [(float(start), float(end))] * len(str(piece))
+    return out if len(out) == len(text) else [None] * len(text)
 
 
 @dataclass(slots=True)

@@ -4,16 +4,20 @@ flushed while work was queued is recovered by the sweep."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
+import soundfile as sf
 from factories import record
 from servers import Worker, wait_until
 from sqlalchemy import select
 
 from qc_service.alerts.hub import LocalHub
+from qc_service.audio.asr_model import assemble
 from qc_service.config import Settings
 from qc_service.conversations.models import Conversation
 from qc_service.ingest.live import ingest_record
@@ -29,6 +33,7 @@ RECEIVED = "Task qc.pipeline.analyze_conversation["
 
 
 def _settings(db_url: str, redis_url: str, queue: str, **extra: object) -> Settings:
+    extra.setdefault("asr_queue", f"{queue}-asr")  # a test's own, like its chat queue
     return Settings(database_url=db_url, broker_url=redis_url, celery_queue=queue, task_visibility_seconds=3,
                     sweep_interval_seconds=1, **extra)  # type: ignore[arg-type]  # fmt: skip
 
@@ -38,6 +43,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
         "QC_DATABASE_URL": settings.database_url, "QC_BROKER_URL": settings.broker_url or "",
         "QC_CELERY_QUEUE": settings.celery_queue, "QC_TASK_VISIBILITY_SECONDS": str(settings.task_visibility_seconds),
         "QC_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds), "OMP_NUM_THREADS": "1",
+        "QC_ASR_QUEUE": settings.asr_queue, "QC_DATA_DIR": str(settings.data_dir), "QC_ASR_MODEL": settings.asr_model,
     }  # fmt: skip
     return {**env, **extra}
 
@@ -166,3 +172,38 @@ def test_due_jobs_are_celery_tasks_run_by_a_worker(
 
     wait_until(lambda: statuses() == {"confirmed"}, 60, "review.confirm_expired on the worker")
     assert "Task qc.jobs.run[" in workers[0].output()  # enqueued by the scheduler, run as a task
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_call_to_transcribe_is_forwarded_to_the_asr_queue_and_transcribed(
+    db_url: str, redis_url: str, queue_name: str, workers: list[Worker], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    (data / "default").mkdir(parents=True)
+    clip, rate = sf.read(Path(__file__).parents[1] / "data" / "audio" / "funasr_asr_example_zh.wav")
+    call = np.random.default_rng(2).normal(0, 0.0005, (clip.size + 2 * rate, 2))
+    call[rate : rate + clip.size, 0] += clip
+    sf.write(data / "default" / "bare.wav", call.astype(np.float32), rate, subtype="PCM_16")
+    settings = _settings(db_url, redis_url, queue_name, data_dir=data,
+                         asr_model=str(assemble(tmp_path / "model")))  # fmt: skip
+    store = open_store(settings)
+    try:
+        runtime = Runtime(store, CeleryLane(create_celery(settings), queue_name), LocalHub())
+        rec = {"id": "bare-w1", "channel": "call", "employee": {"id": "e1"}, "customer": {"id": "u1"},
+               "closed": True, "call": {"audio": "default/bare.wav", "channels": {"agent": 0, "customer": 1}}}  # fmt: skip
+        assert ingest_record(runtime, rec).status == "accepted"
+        workers.append(Worker(_env(settings), tmp_path / "worker.log"))
+        wait_until(
+            lambda: _conv(store, "bare-w1").status == "analysed", 120, "the transcribed analysis"
+        )
+        with store.session_factory() as s:
+            conv = s.scalars(
+                select(Conversation).where(Conversation.external_id == "bare-w1")
+            ).one()
+            said = [(m.external_id, m.role, (m.extra or {}).get("source")) for m in conv.messages]
+            texts = "".join(m.text for m in conv.messages)
+        assert said == [("seg-0", "agent", "asr")] and "欢迎大家" in texts
+        # received on the chat queue, forwarded, received again on the asr queue
+        assert len(re.findall(r"analyze_conversation\[[^\]]+\] received", workers[0].output())) == 2
+    finally:
+        store.close()

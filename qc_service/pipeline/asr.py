@@ -1,0 +1,163 @@
+"""Transcription in the deep lane: a stored call with audio and no transcript gets one message per
+utterance (ARCHITECTURE.md: ids ``seg-N``, role from the channel map, ``"source": "asr"``, a
+``confidence``, the words' seconds) before its rules run.
+
+Why outside any write transaction, then one short one: a call takes seconds to transcribe and on
+SQLite a write transaction holds the only write lock the ingest (alert) path needs — the same
+reason ``service.prepare`` analyses outside it. Why re-checked in the write transaction: two runs
+of one call (a redelivery, the sweep) must not both add a transcript.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from qc_service.audio.asr import Transcriber, Utterance, transcribe_call
+from qc_service.audio.asr_model import WhisperTranscriber, model_path
+from qc_service.audio.decode import decode, resolve_audio_path
+from qc_service.audio.errors import AudioError
+from qc_service.config import Settings
+from qc_service.conversations.models import Conversation, Message
+from qc_service.db.session import write_transaction
+from qc_service.rules.analysis import StageError
+
+_models: dict[tuple[str, str, int], Transcriber] = {}
+_lock = threading.Lock()
+
+
+def needs_transcript(channel: str, call: dict[str, Any] | None, texts: list[str]) -> bool:
+    """A call with audio, no transcript segments and no message with text."""
+    call = call or {}
+    return (
+        channel == "call"
+        and bool(call.get("audio"))
+        and not call.get("segments")
+        and not any(t.strip() for t in texts)
+    )
+
+
+def transcription_due(session_factory: sessionmaker[Session], conversation_pk: int) -> bool:
+    """Whether a run of this conversation would transcribe first (the lanes send such calls to
+    their own queue or thread, so a long call never holds chats back)."""
+    with session_factory() as db_session:
+        conv = db_session.get(Conversation, conversation_pk)
+        return conv is not None and _due(conv, again=False)
+
+
+def machine_made(extra: dict[str, Any] | None) -> bool:
+    return (extra or {}).get("source") == "asr"
+
+
+def transcriber(settings: Settings) -> Transcriber:
+    """The process's speech model, loaded once (the packaged one assembled on first use)."""
+    key = (settings.asr_model, settings.asr_compute_type, settings.asr_threads)
+    with _lock:
+        if key not in _models:
+            path = model_path(settings.asr_model, Path(settings.data_dir))
+            _models[key] = WhisperTranscriber(
+                path, compute_type=settings.asr_compute_type, cpu_threads=settings.asr_threads
+            )
+        return _models[key]
+
+
+def transcribe_audio(
+    call: dict[str, Any],
+    *,
+    base_dirs: list[Path],
+    settings: Settings,
+    progress: Callable[[float], None] | None = None,
+    on_decoded: Callable[[Any, int], None] | None = None,
+) -> list[Utterance]:
+    """Decode the call's recording and transcribe it (``AudioError`` names the file)."""
+    audio = str(call["audio"])
+    path = resolve_audio_path(audio, base_dirs=base_dirs)
+    try:
+        samples, rate = decode(
+            path, max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes
+        )
+        if on_decoded is not None:
+            on_decoded(samples, rate)
+        return transcribe_call(samples, rate, call.get("channels"), transcriber(settings), progress)
+    except AudioError as exc:
+        text = str(exc).replace(str(path), audio)
+        raise AudioError(text if text.startswith(audio) else f"{audio}: {text}") from exc
+
+
+def message_fields(u: Utterance, model: str) -> dict[str, Any]:
+    """A message's ``extra`` for an utterance (what ARCHITECTURE.md's record carries)."""
+    return {
+        "start": u.start, "end": u.end, "source": "asr", "confidence": u.confidence,
+        "asr_model": model, "words": [[w.start, w.end, w.text] for w in u.words],
+    }  # fmt: skip
+
+
+def transcribe_stored(
+    session_factory: sessionmaker[Session],
+    conversation_pk: int,
+    settings: Settings,
+    *,
+    again: bool = False,
+) -> StageError | None:
+    """Give a stored call its machine transcript if it needs one (``again``: replace an earlier
+    machine transcript, ``qc reanalyze --asr``; a human transcript is never replaced).
+
+    Returns the ``asr`` stage's error (the run goes on: loudness findings still stand, the score
+    is marked incomplete), or None."""
+    with session_factory() as db_session:
+        conv = db_session.get(Conversation, conversation_pk)
+        if conv is None or not _due(conv, again):
+            return None
+        call = dict(conv.call or {})
+    if settings.asr == "off":
+        return StageError(
+            "asr", "this call has no transcript and transcription is off (QC_ASR=off)"
+        )
+    try:
+        utterances = transcribe_audio(call, base_dirs=[Path(settings.data_dir)], settings=settings)
+    except AudioError as exc:
+        return StageError("asr", str(exc))
+    model = transcriber(settings).name
+    with write_transaction(session_factory) as db_session:
+        conv = db_session.get(Conversation, conversation_pk)
+        if conv is None or not _due(conv, again):
+            return None  # another run transcribed it meanwhile
+        save_transcript(db_session, conv, utterances, model)
+    return None
+
+
+def _due(conv: Conversation, again: bool) -> bool:
+    if again:
+        return (
+            conv.channel == "call"
+            and bool((conv.call or {}).get("audio"))
+            and all(machine_made(m.extra) for m in conv.messages)
+        )
+    return needs_transcript(conv.channel, conv.call, [m.text for m in conv.messages])
+
+
+def save_transcript(
+    db_session: Session, conv: Conversation, utterances: list[Utterance], model: str
+) -> None:
+    """Replace the call's machine-made messages with ``utterances`` (ids ``seg-0…`` in time order,
+    ``ts`` from ``started_at``)."""
+    for m in [m for m in conv.messages if machine_made(m.extra)]:
+        conv.messages.remove(m)
+    db_session.flush()
+    last = db_session.scalar(
+        select(func.max(Message.seq)).where(Message.conversation_id == conv.id)
+    )
+    seq = 0 if last is None else last + 1
+    for i, u in enumerate(utterances):
+        ts = conv.started_at + timedelta(seconds=u.start) if conv.started_at else None
+        conv.messages.append(Message(
+            external_id=f"seg-{i}", seq=seq + i, role=u.role, type="text", text=u.text, ts=ts,
+            extra=message_fields(u, model),
+        ))  # fmt: skip
+    db_session.flush()
