@@ -160,26 +160,8 @@ def _utterance(role: str, seg: Decoded, offset: float) -> Utterance | None:
     return Utterance(role, start, max(start, end), text, confidence, words)
 
 
-def transcribe_channel(
-    role: str,
-    x: npt.NDArray[np.float32],
-    rate: int,
-    voiced: npt.NDArray[np.bool_],
-    level_db: npt.NDArray[np.float64] | None,
-    transcriber: Transcriber,
-    progress: Callable[[float], None] | None = None,
-) -> list[Utterance]:
-    """One speaker's utterances: each speech region resampled and decoded on its own."""
-    x16 = to_model_rate(x, rate)
-    out: list[Utterance] = []
-    for start, end in speech_regions(voiced, level_db):
-        chunk = x16[int(start * MODEL_RATE) : int(end * MODEL_RATE)]
-        for seg in transcriber.decode(chunk):
-            if kept(seg) and (u := _utterance(role, seg, start)) is not None:
-                out.append(u)
-        if progress is not None:
-            progress(end - start)
-    return out
+Progress = Callable[[float, float], None]
+"""Told the seconds of speech decoded so far and the seconds to decode in all (a progress bar)."""
 
 
 def transcribe_call(
@@ -187,9 +169,10 @@ def transcribe_call(
     rate: int,
     channels: Mapping[str, int] | None,
     transcriber: Transcriber,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[Utterance]:
-    """Every speaker's utterances in time order.
+    """Every speaker's utterances in time order: each speech region of each channel resampled
+    and decoded on its own.
 
     Parameters
     ----------
@@ -202,8 +185,8 @@ def transcribe_call(
         speaker's: without a map nobody can tell the agent's words from the customer's, so a
         call without one is refused (``AudioError``) rather than guessed.
     transcriber : Transcriber
-    progress : callable, optional
-        Called with the seconds of each region decoded (a progress bar).
+    progress : Progress, optional
+        Called after each region with the seconds decoded so far and in all.
     """
     if not channels:
         raise AudioError(
@@ -211,39 +194,32 @@ def transcribe_call(
             '{"agent": 0, "customer": 1}) to tell whose words are whose'
         )
     x = samples[:, None] if samples.ndim == 1 else samples
-    features = analyze_call(x, rate, channels=channels)
+    speakers = analyze_call(x, rate, channels=channels).speakers
+    plan = {role: speech_regions(sp.voiced, sp.momentary_dbfs) for role, sp in speakers.items()}
+    total = sum(e - s for regions in plan.values() for s, e in regions)
+    done = 0.0
     out: list[Utterance] = []
-    for role, index in channels.items():
-        speaker = features.speakers[role]
-        level = speaker.momentary_dbfs if speaker.momentary_dbfs.size else None
-        out += transcribe_channel(
-            role, x[:, index], rate, speaker.voiced, level, transcriber, progress
-        )
+    for role, regions in plan.items():
+        x16 = to_model_rate(x[:, channels[role]], rate)
+        for start, end in regions:
+            chunk = x16[int(start * MODEL_RATE) : int(end * MODEL_RATE)]
+            out += [u for seg in transcriber.decode(chunk)
+                    if kept(seg) and (u := _utterance(role, seg, start)) is not None]  # fmt: skip
+            done += end - start
+            if progress is not None:
+                progress(done, total)
     return sorted(out, key=lambda u: (u.start, u.role))
-
-
-def speech_seconds(
-    samples: npt.NDArray[np.float32], rate: int, channels: Mapping[str, int]
-) -> float:
-    """Seconds the transcriber will decode (the progress bar's total)."""
-    x = samples[:, None] if samples.ndim == 1 else samples
-    features = analyze_call(x, rate, channels=channels)
-    return sum(
-        e - s
-        for sp in features.speakers.values()
-        for s, e in speech_regions(sp.voiced, sp.momentary_dbfs)
-    )
 
 
 __all__ = [
     "MODEL_RATE",
     "Decoded",
+    "Progress",
     "Transcriber",
     "Utterance",
     "Word",
     "kept",
     "simplified",
     "speech_regions",
-    "speech_seconds",
     "transcribe_call",
 ]

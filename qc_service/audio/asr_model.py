@@ -35,14 +35,6 @@ class ModelError(AudioError):
     """The speech model is missing, corrupt or cannot be loaded (a stage error, not a crash)."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _part(package: str, name: str) -> Path:
     try:
         return Path(str(resources.files(package) / "data" / name))

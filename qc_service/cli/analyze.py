@@ -9,18 +9,22 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
 
-from qc_service.audio.asr import speech_seconds
 from qc_service.audio.errors import AudioError
 from qc_service.cli.render import print_table
 from qc_service.config import Settings, get_settings
-from qc_service.pipeline.asr import message_fields, needs_transcript, transcribe_audio, transcriber
+from qc_service.pipeline.asr import (
+    ASR_OFF,
+    needs_transcript,
+    transcribe_audio,
+    transcriber,
+    utterance_messages,
+)
 from qc_service.pipeline.features import compute_features
 from qc_service.records import MessageIn, RecordError, RecordIn, parse_record, to_conversation
 from qc_service.rules.aggregate import reached
@@ -29,8 +33,8 @@ from qc_service.rules.compiled import RuleSet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE = 0, 1, 2
 PROGRESS_MIN_LINES = 200
-LONG_CALL_SECONDS = 60.0
-"""Calls longer than this show a transcription progress bar (on a terminal)."""
+LONG_SPEECH_SECONDS = 60.0
+"""Calls with more speech than this to transcribe show a progress bar (on a terminal)."""
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
@@ -109,34 +113,25 @@ def _transcribe(
 ) -> list[StageError]:
     """Give a call with only audio its machine transcript (as the deep lane does), with a
     progress bar on a terminal for calls over a minute; the ``asr`` stage's error otherwise."""
-    call = record.call.model_dump() if record.call else None
+    call = record.call.model_dump() if record.call else {}
     if not needs_transcript(record.channel, call, [m.text for m in record.all_messages()]):
         return []
-    assert call is not None and record.call is not None
     if settings.asr == "off":
-        return [
-            StageError("asr", "this call has no transcript and transcription is off (QC_ASR=off)")
-        ]
+        return [StageError("asr", ASR_OFF)]
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"transcribing {record.id}", total=None)
+        task = bar.add_task(f"transcribing {record.id}", total=None, visible=False)
 
-        def decoded(samples: Any, rate: int) -> None:
-            long = samples.shape[0] / rate > LONG_CALL_SECONDS and bool(call.get("channels"))
-            bar.update(task, total=speech_seconds(samples, rate, call["channels"]) if long else None,
-                       visible=long)  # fmt: skip
+        def progress(done: float, total: float) -> None:
+            bar.update(task, completed=done, total=total, visible=total > LONG_SPEECH_SECONDS)
 
         try:
-            utterances = transcribe_audio(call, base_dirs=base_dirs, settings=settings,
-                                          progress=lambda s: bar.advance(task, s), on_decoded=decoded)  # fmt: skip
+            utterances = transcribe_audio(
+                call, base_dirs=base_dirs, settings=settings, progress=progress
+            )
         except AudioError as exc:
             return [StageError("asr", str(exc))]
-    model = transcriber(settings).name
-    record.messages = [
-        MessageIn.model_validate({"id": f"seg-{i}", "role": u.role, "text": u.text,
-                                  "ts": record.started_at + timedelta(seconds=u.start) if record.started_at else None,
-                                  **message_fields(u, model)})
-        for i, u in enumerate(utterances)
-    ]  # fmt: skip
+    found = utterance_messages(utterances, record.started_at, transcriber(settings).name)
+    record.messages = [MessageIn.model_validate(m) for m in found]
     return []
 
 

@@ -11,21 +11,21 @@ of one call (a redelivery, the sweep) must not both add a transcript.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qc_service.audio.asr import Transcriber, Utterance, transcribe_call
+from qc_service.audio.asr import Progress, Transcriber, Utterance, transcribe_call
 from qc_service.audio.asr_model import WhisperTranscriber, model_path
 from qc_service.audio.decode import decode, resolve_audio_path
 from qc_service.audio.errors import AudioError
 from qc_service.config import Settings
 from qc_service.conversations.models import Conversation, Message
 from qc_service.db.session import write_transaction
+from qc_service.pipeline.features import named_as_recorded
 from qc_service.rules.analysis import StageError
 
 _models: dict[tuple[str, str, int], Transcriber] = {}
@@ -34,21 +34,34 @@ _lock = threading.Lock()
 
 def needs_transcript(channel: str, call: dict[str, Any] | None, texts: list[str]) -> bool:
     """A call with audio, no transcript segments and no message with text."""
-    call = call or {}
     return (
-        channel == "call"
-        and bool(call.get("audio"))
-        and not call.get("segments")
+        _recorded_call(channel, call)
+        and not (call or {}).get("segments")
         and not any(t.strip() for t in texts)
     )
 
 
+ASR_OFF = "this call has no transcript and transcription is off (QC_ASR=off)"
+
+
 def transcription_due(session_factory: sessionmaker[Session], conversation_pk: int) -> bool:
     """Whether a run of this conversation would transcribe first (the lanes send such calls to
-    their own queue or thread, so a long call never holds chats back)."""
+    their own queue or thread, so a long call never holds chats back). Every deep-lane run asks,
+    so a chat costs one two-column read; only a call with audio loads its messages."""
     with session_factory() as db_session:
+        row = db_session.execute(
+            select(Conversation.channel, Conversation.call).where(
+                Conversation.id == conversation_pk
+            )
+        ).one_or_none()
+        if row is None or not _recorded_call(row.channel, row.call):
+            return False
         conv = db_session.get(Conversation, conversation_pk)
         return conv is not None and _due(conv, again=False)
+
+
+def _recorded_call(channel: str, call: dict[str, Any] | None) -> bool:
+    return channel == "call" and bool((call or {}).get("audio"))
 
 
 def machine_made(extra: dict[str, Any] | None) -> bool:
@@ -72,8 +85,7 @@ def transcribe_audio(
     *,
     base_dirs: list[Path],
     settings: Settings,
-    progress: Callable[[float], None] | None = None,
-    on_decoded: Callable[[Any, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[Utterance]:
     """Decode the call's recording and transcribe it (``AudioError`` names the file)."""
     audio = str(call["audio"])
@@ -82,20 +94,23 @@ def transcribe_audio(
         samples, rate = decode(
             path, max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes
         )
-        if on_decoded is not None:
-            on_decoded(samples, rate)
         return transcribe_call(samples, rate, call.get("channels"), transcriber(settings), progress)
     except AudioError as exc:
-        text = str(exc).replace(str(path), audio)
-        raise AudioError(text if text.startswith(audio) else f"{audio}: {text}") from exc
+        raise AudioError(named_as_recorded(exc, path, audio)) from exc
 
 
-def message_fields(u: Utterance, model: str) -> dict[str, Any]:
-    """A message's ``extra`` for an utterance (what ARCHITECTURE.md's record carries)."""
-    return {
-        "start": u.start, "end": u.end, "source": "asr", "confidence": u.confidence,
-        "asr_model": model, "words": [[w.start, w.end, w.text] for w in u.words],
-    }  # fmt: skip
+def utterance_messages(
+    utterances: list[Utterance], started_at: datetime | None, model: str
+) -> list[dict[str, Any]]:
+    """The record's messages for a transcript (ARCHITECTURE.md): ids ``seg-0…`` in time order,
+    ``ts`` from ``started_at``, and the call fields a message keeps in its ``extra``."""
+    return [
+        {"id": f"seg-{i}", "role": u.role, "text": u.text,
+         "ts": started_at + timedelta(seconds=u.start) if started_at else None,
+         "start": u.start, "end": u.end, "source": "asr", "confidence": u.confidence,
+         "asr_model": model, "words": [[w.start, w.end, w.text] for w in u.words]}
+        for i, u in enumerate(utterances)
+    ]  # fmt: skip
 
 
 def transcribe_stored(
@@ -116,9 +131,7 @@ def transcribe_stored(
             return None
         call = dict(conv.call or {})
     if settings.asr == "off":
-        return StageError(
-            "asr", "this call has no transcript and transcription is off (QC_ASR=off)"
-        )
+        return StageError("asr", ASR_OFF)
     try:
         utterances = transcribe_audio(call, base_dirs=[Path(settings.data_dir)], settings=settings)
     except AudioError as exc:
@@ -134,10 +147,8 @@ def transcribe_stored(
 
 def _due(conv: Conversation, again: bool) -> bool:
     if again:
-        return (
-            conv.channel == "call"
-            and bool((conv.call or {}).get("audio"))
-            and all(machine_made(m.extra) for m in conv.messages)
+        return _recorded_call(conv.channel, conv.call) and all(
+            machine_made(m.extra) for m in conv.messages
         )
     return needs_transcript(conv.channel, conv.call, [m.text for m in conv.messages])
 
@@ -145,8 +156,7 @@ def _due(conv: Conversation, again: bool) -> bool:
 def save_transcript(
     db_session: Session, conv: Conversation, utterances: list[Utterance], model: str
 ) -> None:
-    """Replace the call's machine-made messages with ``utterances`` (ids ``seg-0…`` in time order,
-    ``ts`` from ``started_at``)."""
+    """Replace the call's machine-made messages with ``utterances`` (``utterance_messages``)."""
     for m in [m for m in conv.messages if machine_made(m.extra)]:
         conv.messages.remove(m)
     db_session.flush()
@@ -154,10 +164,9 @@ def save_transcript(
         select(func.max(Message.seq)).where(Message.conversation_id == conv.id)
     )
     seq = 0 if last is None else last + 1
-    for i, u in enumerate(utterances):
-        ts = conv.started_at + timedelta(seconds=u.start) if conv.started_at else None
+    for i, m in enumerate(utterance_messages(utterances, conv.started_at, model)):
         conv.messages.append(Message(
-            external_id=f"seg-{i}", seq=seq + i, role=u.role, type="text", text=u.text, ts=ts,
-            extra=message_fields(u, model),
+            external_id=m.pop("id"), seq=seq + i, role=m.pop("role"), type="text",
+            text=m.pop("text"), ts=m.pop("ts"), extra=m,
         ))  # fmt: skip
     db_session.flush()

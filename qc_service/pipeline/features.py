@@ -59,10 +59,15 @@ def audio_features(
             )
         }, []
     except AudioError as exc:
-        # name the file as the record does ("audio/conv-2.wav: …"), not where it was found
-        text = str(exc).replace(str(path), audio)
-        message = text if text.startswith(audio) else f"{audio}: {text}"
+        message = named_as_recorded(exc, path, audio)
         return {"audio_error": message}, [StageError("audio", message)]
+
+
+def named_as_recorded(exc: AudioError, path: Path, audio: str) -> str:
+    """The error naming the file as the record does (``audio/conv-2.wav: …``), not where it was
+    found on this machine."""
+    text = str(exc).replace(str(path), audio)
+    return text if text.startswith(audio) else f"{audio}: {text}"
 
 
 def sentiment_model() -> SentimentModel:

@@ -20,7 +20,7 @@ from qc_service.conversations.models import Conversation
 from qc_service.db.base import utcnow
 from qc_service.errors import AlreadyDecided, InvalidTransition, QCError
 from qc_service.review import reasons
-from qc_service.review.enums import DECIDED, TRANSITIONS, ViolationStatus
+from qc_service.review.enums import DECIDED, JUDGED, TRANSITIONS, ViolationStatus
 from qc_service.review.models import Appeal, Score, Violation
 from qc_service.review.scoring import save_score
 from qc_service.rules.model import SEVERITIES
@@ -51,7 +51,8 @@ def transition(
     if to in DECIDED:
         violation.decided_at = now
         violation.decided_by = actor
-        violation.decide_seconds = (now - _waiting_since(db_session, violation)).total_seconds()
+        if to in JUDGED:  # a reviewer's decision; the window closing is no one's time to decide
+            violation.decide_seconds = (now - _waiting_since(db_session, violation)).total_seconds()
     db_session.add(AuditEvent(
         tenant_id=violation.tenant_id, entity_type="violation", entity_id=str(violation.id),
         action=f"status.{to}", actor=actor, before={"status": str(current)},

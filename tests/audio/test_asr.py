@@ -112,10 +112,7 @@ def test_a_silent_channel_is_never_sent_to_the_model() -> None:
 
 
 def test_segments_the_model_does_not_vouch_for_are_dropped() -> None:
-    base = Decoded(0, 1, "你好", -0.3, 0.05, 1.0, ())
-    assert kept(base)
-    for bad in ({"no_speech_prob": 0.9}, {"avg_logprob": -1.5}, {"compression_ratio": 12.0}):
-        assert not kept(Decoded(**{**base.__dict__, **bad})) if hasattr(base, "__dict__") else True
+    assert kept(Decoded(0, 1, "你好", -0.3, 0.05, 1.0, ()))
     assert not kept(Decoded(0, 1, "你好", -0.3, 0.9, 1.0, ()))
     assert not kept(Decoded(0, 1, "你好", -1.5, 0.05, 1.0, ()))
     assert not kept(Decoded(0, 1, "小" * 200, -0.1, 0.05, 31.0, ()))
