@@ -19,6 +19,7 @@ from qc_service.identity import models as identity_models
 from qc_service.jobs import models as jobs_models
 from qc_service.review import models as review_models
 from qc_service.rulesets import models as rulesets_models
+from qc_service.segments import models as segments_models
 from qc_service.tagging import models as tagging_models
 from qc_service.tenancy import models as tenancy_models
 
@@ -34,6 +35,7 @@ MODEL_MODULES = (
     outbox_models,
     alerts_models,
     jobs_models,
+    segments_models,
 )
 """Every module that defines tables, in dependency order."""
 

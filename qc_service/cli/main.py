@@ -16,6 +16,7 @@ from rich.console import Console
 from crm_bridge.cli import outbox_app
 from qc_service.cli import access_cmds, rules_cmds, store_cmds
 from qc_service.cli import analyze as analyze_cmd
+from qc_service.cli.segments_cmds import segments_app
 from qc_service.config import get_settings
 from qc_service.db.session import write_transaction
 from qc_service.demo import DEMO_CALLS_FILE, DEMO_FILE, DEMO_RULES_FILE
@@ -32,6 +33,7 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check and manage rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(segments_app, name="segments")
 app.add_typer(access_cmds.users_app, name="users")
 app.add_typer(access_cmds.tokens_app, name="tokens")
 app.add_typer(access_cmds.audit_app, name="audit")

@@ -263,6 +263,8 @@ class RuleSet:
     budget_seconds: float = 0.5
     """Per-rule evaluation budget on one conversation (see ``EvalContext.budget_seconds``)."""
     _by_id: dict[str, CompiledRule] = field(default_factory=dict, repr=False)
+    segments: list[Any] = field(default_factory=list)
+    """The document's segments (``rules.segment_lang.SegmentDef``), published with the rules."""
 
     def get(self, rule_id: str) -> CompiledRule:
         """The rule with that id."""

@@ -19,7 +19,8 @@ class RuleError:
     message: str
 
     def __str__(self) -> str:
-        rule = f" rule {self.rule_id}:" if self.rule_id else ""
+        what = "segment" if self.path.startswith("segments") else "rule"
+        rule = f" {what} {self.rule_id}:" if self.rule_id else ""
         return f"{self.file}:{rule} {self.path}: {self.message}"
 
 

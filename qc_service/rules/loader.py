@@ -16,6 +16,7 @@ import yaml
 from qc_service.rules import operators  # noqa: F401  (registers every operator)
 from qc_service.rules.compiled import (
     CompiledRule,
+    Leaf,
     LexicalIndex,
     Node,
     RuleSet,
@@ -35,9 +36,10 @@ from qc_service.rules.rule_parts import (
     parse_actions,
     parse_scope,
 )
+from qc_service.rules.segment_lang import SegmentDef, SegmentParser
 
 RULE_ID = re.compile(r"^[a-z0-9._-]+$")
-TOP_KEYS = {"version", "scorecard", "lexicons", "rules"}
+TOP_KEYS = {"version", "scorecard", "lexicons", "rules", "segments"}
 RULE_KEYS = {
     "id", "name", "description", "kind", "severity", "deduct", "fatal", "scope", "when",
     "actions", "enabled", "tag", "aggregate", "qa", "group", "exclusive_group",
@@ -156,7 +158,11 @@ class _Loader:
         return cleaned
 
     # -- document ------------------------------------------------------------------------
-    def load(self, doc: Any, snapshot: dict[str, dict[str, list[str]]] | None) -> RuleSet:
+    def load(
+        self, doc: Any, snapshot: dict[str, dict[str, list[str]]] | None,
+        known_rules: set[str] | None = None, known_segments: set[str] | None = None,
+        segment_snapshot: dict[str, dict[str, list[str]]] | None = None,
+    ) -> RuleSet:  # fmt: skip
         if not isinstance(doc, dict):
             self.report("(top)", "a rule file is a mapping with version and rules")
             raise RuleValidationError(self.errors)
@@ -183,9 +189,43 @@ class _Loader:
             if rule is not None:
                 rules.append(rule)
         self.rule_id = None
+        rule_ids = None if snapshot is not None else {r.id for r in rules} | (known_rules or set())
+        segments = self._segments(doc.get("segments"), rule_ids, known_segments, lexicons,
+                                  segment_snapshot)  # fmt: skip
         if self.errors:
             raise RuleValidationError(self.errors)
-        return RuleSet(rules, pass_mark, self._index(rules), source=self.source_name)
+        ruleset = RuleSet(rules, pass_mark, self._index(rules), source=self.source_name)
+        ruleset.segments = segments
+        return ruleset
+
+    def _segments(
+        self, data: Any, rule_ids: set[str] | None, known_segments: set[str] | None,
+        lexicons: dict[str, list[str]], snapshot: dict[str, dict[str, list[str]]] | None,
+    ) -> list[SegmentDef]:  # fmt: skip
+        """``segments:``: validated with the same report (the segment id names the error);
+        ``hit`` checks rule ids against this document's rules and the tenant's stored ones
+        (``rule_ids`` None: a stored version, checked when it was published)."""
+        used: dict[str, dict[str, list[str]]] = {}
+        current: list[str | None] = [None]
+
+        def set_segment(sid: str | None) -> None:
+            if current[0] is not None:
+                used[current[0]] = dict(self.used)
+            self.used, current[0], self.rule_id = {}, sid, sid
+            self.words_source = (
+                SnapshotWordSource(snapshot.get(sid or "", {})) if snapshot is not None
+                else FileWordSource(self.base_dir, lexicons)
+            )  # fmt: skip
+
+        segments = SegmentParser(self.report, self.resolve_words, set_segment, rule_ids,
+                                 known_segments).parse_all(data)  # fmt: skip
+        for seg in segments:
+            seg.lexicons = used.get(seg.id, {})
+            conds = [leaf.cond for leaf in seg.leaves() if leaf.cond is not None]
+            for cond in conds:
+                self._compile(cond)
+            seg.index = index_leaves([leaf for c in conds for leaf in iter_leaves(c)])
+        return segments
 
     def _pass_mark(self, data: Any) -> int:
         if data is None:
@@ -306,28 +346,38 @@ class _Loader:
                 leaf.compiled["patterns"] = leaf.spec.compiler(leaf, self.report)
 
     def _index(self, rules: list[CompiledRule]) -> LexicalIndex:
-        folded_ids: dict[str, int] = {}
-        raw_ids: dict[str, int] = {}
-        owners: list[list[tuple[int, str]]] = []
-        raw_owners: list[list[tuple[int, str]]] = []
-        counter = 0
-        for rule in rules:
-            for leaf in rule.leaves + iter_leaves(rule.extra.get("qa_question")):
-                leaf.index = counter
-                counter += 1
-                for role, word, raw in leaf.compiled.get("patterns", []):
-                    ids, own = (raw_ids, raw_owners) if raw else (folded_ids, owners)
-                    pid = ids.setdefault(word, len(ids))
-                    if pid == len(own):
-                        own.append([])
-                    if (leaf.index, role) not in own[pid]:
-                        own[pid].append((leaf.index, role))
+        index = index_leaves(
+            [
+                leaf
+                for rule in rules
+                for leaf in rule.leaves + iter_leaves(rule.extra.get("qa_question"))
+            ]
+        )
         for rule in rules:
             rule.gate = required_leaves(rule.when)
             if rule.when is None and "qa_question" in rule.extra:
                 rule.gate = required_leaves(rule.extra["qa_question"])
             rule.hot_when = hot_projection(rule.when)
-        return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
+        return index
+
+
+def index_leaves(leaves: list[Leaf]) -> LexicalIndex:
+    """Number the leaves and put every folded pattern of theirs in one automaton (rules and
+    segments' ``said`` conditions each get their own)."""
+    folded_ids: dict[str, int] = {}
+    raw_ids: dict[str, int] = {}
+    owners: list[list[tuple[int, str]]] = []
+    raw_owners: list[list[tuple[int, str]]] = []
+    for counter, leaf in enumerate(leaves):
+        leaf.index = counter
+        for role, word, raw in leaf.compiled.get("patterns", []):
+            ids, own = (raw_ids, raw_owners) if raw else (folded_ids, owners)
+            pid = ids.setdefault(word, len(ids))
+            if pid == len(own):
+                own.append([])
+            if (leaf.index, role) not in own[pid]:
+                own[pid].append((leaf.index, role))
+    return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
 
 
 def load_rules_data(
@@ -336,12 +386,19 @@ def load_rules_data(
     source_name: str = "<rules>",
     base_dir: Path | None = None,
     snapshot: dict[str, dict[str, list[str]]] | None = None,
+    known_rules: set[str] | None = None,
+    known_segments: set[str] | None = None,
+    segment_snapshot: dict[str, dict[str, list[str]]] | None = None,
 ) -> RuleSet:
     """Validate and compile a parsed rule document.
 
-    ``snapshot`` (rule id → lexicon snapshot) rebuilds stored versions without reading files.
+    ``snapshot`` (rule id → lexicon snapshot) rebuilds stored versions without reading files;
+    ``known_rules`` / ``known_segments`` are the tenant's stored ids a segment may refer to;
+    ``segment_snapshot`` (segment id → lexicon snapshot) rebuilds stored segment versions.
     """
-    return _Loader(source_name, base_dir or Path.cwd()).load(doc, snapshot)
+    return _Loader(source_name, base_dir or Path.cwd()).load(
+        doc, snapshot, known_rules, known_segments, segment_snapshot
+    )
 
 
 def parse_rules_text(text: str, source_name: str) -> Any:

@@ -27,6 +27,7 @@ from qc_service.rules.loader import (
     parse_rules_text,
 )
 from qc_service.rulesets.models import Rule, RuleVersion
+from qc_service.segments.service import publish_segments, stored_segment_ids
 from qc_service.tenancy.models import Tenant
 from qc_service.tenancy.service import get_or_create_tenant
 
@@ -42,9 +43,20 @@ def _checksum(definition: dict[str, Any], lexicons: dict[str, list[str]]) -> str
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _load(doc: Any, source_name: str, base_dir: Path | None) -> RuleSet:
+def _load(
+    doc: Any, source_name: str, base_dir: Path | None, db_session: Session | None = None,
+    tenant_id: str | None = None,
+) -> RuleSet:  # fmt: skip
+    known_rules: set[str] | None = None
+    known_segments: set[str] | None = None
+    if db_session is not None and tenant_id is not None:
+        known_rules = set(
+            db_session.scalars(select(Rule.rule_id).where(Rule.tenant_id == tenant_id))
+        )
+        known_segments = stored_segment_ids(db_session, tenant_id)
     try:
-        return load_rules_data(doc, source_name=source_name, base_dir=base_dir)
+        return load_rules_data(doc, source_name=source_name, base_dir=base_dir,
+                               known_rules=known_rules, known_segments=known_segments)  # fmt: skip
     except RuleValidationError as exc:
         first = exc.first
         raise RuleInvalid(str(exc), field=first.path, rule_id=first.rule_id) from None
@@ -63,7 +75,7 @@ def publish(
 
     Returns ``(rule_id, version, created)`` per rule; an identical rule creates no version.
     """
-    ruleset = _load(doc, source_name, base_dir)
+    ruleset = _load(doc, source_name, base_dir, db_session, tenant_id)
     tenant = get_or_create_tenant(db_session=db_session, tenant_id=tenant_id)
     tenant.settings = {**(tenant.settings or {}), "pass_mark": ruleset.pass_mark}
     out = []
@@ -97,6 +109,7 @@ def publish(
         rule.enabled = compiled.enabled
         out.append((compiled.id, version, True))
     db_session.flush()
+    publish_segments(db_session=db_session, tenant_id=tenant_id, segments=ruleset.segments)
     return out
 
 
