@@ -35,30 +35,49 @@ STREAM_ROWS = 5000
 class StoreFacts:
     """``leaves.FactSource`` over the database, for one tenant at one ``as_of``."""
 
-    def __init__(self, db_session: Session, tenant_id: str, as_of: datetime) -> None:
+    def __init__(
+        self,
+        db_session: Session,
+        tenant_id: str,
+        as_of: datetime,
+        shared: dict[str, Any] | None = None,
+    ) -> None:
         self.db = db_session
         self.tenant_id = tenant_id
         self.as_of = as_of
-        self._spans: dict[tuple[int, str], tuple[datetime, datetime]] | None = None
+        self.shared = {} if shared is None else shared
+        """Facts no segment run changes (messages, violations, events, fields), kept across the
+        segments of one run; tags and members are read afresh for each segment."""
+
+    def _once(self, key: str, fetch: Any) -> Any:
+        if key not in self.shared:
+            self.shared[key] = fetch()
+        return self.shared[key]
 
     def customers(self) -> set[int]:
         return set(self.db.scalars(select(Customer.id).where(Customer.tenant_id == self.tenant_id)))
 
     def _message_spans(self) -> dict[tuple[int, str], tuple[datetime, datetime]]:
-        if self._spans is None:
-            rows = self.db.execute(
-                select(Conversation.customer_id, Message.role, func.min(Message.ts), func.max(Message.ts))
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Conversation.tenant_id == self.tenant_id, Message.ts <= self.as_of,
-                       Message.role.in_(("agent", "customer")))
-                .group_by(Conversation.customer_id, Message.role)
-            )  # fmt: skip
-            self._spans = {
-                (c, r): (lo, hi) for c, r, lo, hi in rows if lo is not None and hi is not None
-            }
-        return self._spans
+        spans: dict[tuple[int, str], tuple[datetime, datetime]] = self._once(
+            "spans", self._read_spans
+        )
+        return spans
+
+    def _read_spans(self) -> dict[tuple[int, str], tuple[datetime, datetime]]:
+        rows = self.db.execute(
+            select(Conversation.customer_id, Message.role, func.min(Message.ts), func.max(Message.ts))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.tenant_id == self.tenant_id, Message.ts <= self.as_of,
+                   Message.role.in_(("agent", "customer")))
+            .group_by(Conversation.customer_id, Message.role)
+        )  # fmt: skip
+        return {(c, r): (lo, hi) for c, r, lo, hi in rows if lo is not None and hi is not None}
 
     def first_seen(self) -> dict[int, datetime]:
+        found: dict[int, datetime] = self._once("first_seen", self._first_seen)
+        return found
+
+    def _first_seen(self) -> dict[int, datetime]:
         out: dict[int, datetime] = {}
         for (c, _role), (lo, _hi) in self._message_spans().items():
             if c not in out or lo < out[c]:
@@ -66,6 +85,10 @@ class StoreFacts:
         return out
 
     def last_message(self, role: str) -> dict[int, datetime]:
+        found: dict[int, datetime] = self._once(f"last:{role}", lambda: self._last(role))
+        return found
+
+    def _last(self, role: str) -> dict[int, datetime]:
         return {c: hi for (c, r), (_lo, hi) in self._message_spans().items() if r == role}
 
     def said_counts(self, leaves: list[SegLeaf], index: LexicalIndex) -> dict[str, dict[int, int]]:
@@ -89,6 +112,10 @@ class StoreFacts:
         return said_counts(rows(), leaves, index, self.as_of)
 
     def violations(self) -> list[ViolationRow]:
+        found: list[ViolationRow] = self._once("violations", self._read_violations)
+        return found
+
+    def _read_violations(self) -> list[ViolationRow]:
         first = func.coalesce(func.min(Message.ts), Violation.created_at)
         rows = self.db.execute(
             select(Conversation.customer_id, Violation.rule_id, Violation.severity, first)
@@ -117,6 +144,10 @@ class StoreFacts:
         return out
 
     def attr(self, field: str) -> dict[int, Any]:
+        found: dict[int, Any] = self._once(f"attr:{field}", lambda: self._read_attr(field))
+        return found
+
+    def _read_attr(self, field: str) -> dict[int, Any]:
         column = CUSTOMER_COLUMNS.get(field)
         base = select(Customer.id).where(Customer.tenant_id == self.tenant_id)
         if column is not None:
@@ -130,6 +161,10 @@ class StoreFacts:
         return out
 
     def events(self) -> list[EventRow]:
+        found: list[EventRow] = self._once("events", self._read_events)
+        return found
+
+    def _read_events(self) -> list[EventRow]:
         rows = self.db.execute(
             select(CustomerEvent.customer_id, CustomerEvent.type, CustomerEvent.group_name,
                    CustomerEvent.data, CustomerEvent.ts)

@@ -23,7 +23,8 @@ from crm_bridge.outbox.service import enqueue
 from qc_service.customers.models import Customer
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
-from qc_service.rules.loader import load_rules_data
+from qc_service.rules.compiled import iter_leaves
+from qc_service.rules.loader import index_leaves, load_rules_data
 from qc_service.rules.segment_lang import SegmentDef, run_order
 from qc_service.rulesets.models import Rule
 from qc_service.segments.facts import StoreFacts
@@ -36,7 +37,7 @@ from qc_service.segments.models import (
     SegmentVersion,
 )
 from qc_service.tagging.models import CustomerTag
-from qc_service.tagging.service import add_tag, remove_tag
+from qc_service.tagging.service import add_tag_to_many, remove_tag
 from qc_service.tenancy.models import Employee
 
 APPLY_BATCH = 500
@@ -178,10 +179,10 @@ def plan(db_session: Session, row: Segment | None, seg: SegmentDef, evaluator: E
     return out
 
 
-def _lease(db_session: Session, row: Segment, owner: str, now: datetime) -> bool:
+def _lease(db_session: Session, pk: int, owner: str, now: datetime) -> bool:
     got = db_session.execute(
         update(Segment)
-        .where(Segment.id == row.id, or_(Segment.lease_owner.is_(None), Segment.lease_until < now,
+        .where(Segment.id == pk, or_(Segment.lease_owner.is_(None), Segment.lease_until < now,
                                           Segment.lease_owner == owner))
         .values(lease_owner=owner, lease_until=now + LEASE)
         .execution_options(synchronize_session=False)
@@ -205,12 +206,13 @@ def run_segments(
                     and (due is None or due(r, s))]  # fmt: skip
     if only is not None and not segments:
         raise LookupError(f"no segment {only!r} in tenant {tenant_id!r}")
+    shared = shared_facts(factory, tenant_id, as_of, [s for _, s in segments])
     results = []
     for row, seg in segments:
         run_id = uuid.uuid4().hex
         try:
             results.append(_run_one(factory, tenant_id, row.id, seg, as_of, run_id, dry_run,
-                                    trigger, on_batch))  # fmt: skip
+                                    trigger, on_batch, shared))  # fmt: skip
         except SegmentBusy as exc:
             results.append(RunResult(seg.id, run_id, as_of, "busy", error=str(exc)))
         except Exception as exc:  # noqa: BLE001 — a failed segment is reported; the others run
@@ -219,6 +221,26 @@ def run_segments(
                 RunResult(seg.id, run_id, as_of, "failed", error=f"{type(exc).__name__}: {exc}")
             )
     return results
+
+
+def shared_facts(
+    factory: sessionmaker[Session], tenant_id: str, as_of: datetime, segments: list[SegmentDef]
+) -> dict[str, Any]:
+    """What every segment of one run shares: the ``said`` leaves of all of them counted in one
+    pass over the messages (one automaton for all their words), and the facts no run changes."""
+    said = [leaf for seg in segments for leaf in seg.leaves() if leaf.kind == "said"]
+    shared: dict[str, Any] = {"said": {}}
+    if said:
+        index = index_leaves(
+            [x for leaf in said if leaf.cond is not None for x in iter_leaves(leaf.cond)]
+        )
+        with factory() as db:
+            counts = StoreFacts(db, tenant_id, as_of, shared).said_counts(said, index)
+        shared["said"] = {
+            id(leaf): {c for c, n in counts[leaf.path].items() if n >= leaf.params["min"]}
+            for leaf in said
+        }
+    return shared
 
 
 def _finish(factory: sessionmaker[Session], run_id: str, status: str, **values: Any) -> None:
@@ -236,18 +258,20 @@ def _finish(factory: sessionmaker[Session], run_id: str, status: str, **values: 
 def _run_one(
     factory: sessionmaker[Session], tenant_id: str, pk: int, seg: SegmentDef, as_of: datetime,
     run_id: str, dry_run: bool, trigger: str, on_batch: Callable[[], None] | None,
+    shared: dict[str, Any],
 ) -> RunResult:  # fmt: skip
     if not dry_run:
         with write_transaction(factory) as db:
             row = db.get(Segment, pk)
             assert row is not None
-            if not _lease(db, row, run_id, utcnow()):
+            if not _lease(db, pk, run_id, utcnow()):
                 raise SegmentBusy(f"segment {seg.id} is being run by {row.lease_owner}; try later")
             db.add(SegmentRun(id=run_id, tenant_id=tenant_id, segment_pk=pk, version=seg.version,
                               as_of=as_of, trigger=trigger))  # fmt: skip
     with factory() as db:
         row = db.get(Segment, pk)
-        evaluator = Evaluator(StoreFacts(db, tenant_id, as_of), as_of)
+        evaluator = Evaluator(StoreFacts(db, tenant_id, as_of, shared), as_of)
+        evaluator.leaf_sets.update(shared["said"])
         p = plan(db, row, seg, evaluator)
         external = _external_ids(db, p.enter + p.leave)
     result = RunResult(seg.id, run_id, as_of, "done", members=len(p.members),
@@ -264,10 +288,9 @@ def _run_one(
     todo = [("enter", c) for c in p.enter] + [("leave", c) for c in p.leave]
     for i in range(0, len(todo), APPLY_BATCH):
         with write_transaction(factory) as db:
-            if not _lease(db, db.get(Segment, pk) or Segment(), run_id, utcnow()):
+            if not _lease(db, pk, run_id, utcnow()):
                 raise SegmentBusy(f"segment {seg.id}: the run lost its lease")
-            for action, c in todo[i : i + APPLY_BATCH]:
-                _apply(db, tenant_id, pk, seg, run_id, as_of, action, c, p, result)
+            _apply(db, tenant_id, pk, seg, run_id, as_of, todo[i : i + APPLY_BATCH], p, result)
         if on_batch is not None:
             on_batch()
     with write_transaction(factory) as db:
@@ -294,44 +317,59 @@ def _external_ids(db: Session, ids: list[int]) -> dict[int, str]:
 
 def _apply(
     db: Session, tenant_id: str, pk: int, seg: SegmentDef, run_id: str, as_of: datetime,
-    action: str, customer_id: int, p: Plan, result: RunResult,
+    items: list[tuple[str, int]], p: Plan, result: RunResult,
 ) -> None:  # fmt: skip
-    """One transition with its effects, unless a previous (killed) run already applied it."""
-    member = db.get(SegmentMember, (pk, customer_id))
-    if (action == "enter") == (member is not None):
-        return  # applied by a run that committed this batch before it died
-    customer = db.get(Customer, customer_id)
-    assert customer is not None
-    why = p.why.get(customer_id, [])
-    db.add(SegmentTransition(tenant_id=tenant_id, segment_pk=pk, customer_id=customer_id, action=action,
-                             run_id=run_id, version=seg.version, as_of=as_of, leaves=why))  # fmt: skip
-    if action == "enter":
-        db.add(SegmentMember(segment_pk=pk, customer_id=customer_id, tenant_id=tenant_id, entered_at=as_of,
-                             run_id=run_id, version=seg.version, leaves=why))  # fmt: skip
-        evidence = [{"kind": "segment", "segment_id": seg.id, "segment_version": seg.version,
-                     "run_id": run_id, "as_of": as_of.isoformat(), "leaves": why}]  # fmt: skip
-        for tag in seg.tags:
-            if add_tag(db_session=db, customer=customer, tag=tag, source="segment", rule_id=seg.id,
-                       rule_version=seg.version, evidence=evidence):  # fmt: skip
-                result.tags.append({"type": "tag", "action": "add", "customer_id": customer.external_id,
-                                    "tag": tag, "segment_id": seg.id})  # fmt: skip
-        notify = [a.target for a in seg.on_enter if a.type == "notify"]
-        if not (p.first_run and seg.first_run == "tag_only"):
-            _notify(db, seg, customer, "enter", notify, as_of, result)
-        return
-    db.execute(delete(SegmentMember).where(SegmentMember.segment_pk == pk,
-                                           SegmentMember.customer_id == customer_id))  # fmt: skip
-    if seg.on_leave == "default":
-        for tag in seg.tags:
-            row = db.scalars(select(CustomerTag).where(
-                CustomerTag.customer_id == customer_id, CustomerTag.tag == tag,
-                CustomerTag.removed_at.is_(None), CustomerTag.source == "segment",
-                CustomerTag.rule_id == seg.id)).one_or_none()  # fmt: skip
-            if row is not None and remove_tag(db_session=db, customer=customer, tag=tag, actor="system",
-                                              reason=f"left segment {seg.id}"):  # fmt: skip
-                result.tags.append({"type": "tag", "action": "remove", "customer_id": customer.external_id,
-                                    "tag": tag, "segment_id": seg.id})  # fmt: skip
-    _notify(db, seg, customer, "leave", [a.target for a in seg.on_leave_actions], as_of, result)
+    """One batch of transitions with their effects, skipping any that a previous (killed) run
+    already committed: the member rows say which."""
+    ids = [c for _, c in items]
+    members = set(db.scalars(select(SegmentMember.customer_id).where(
+        SegmentMember.segment_pk == pk, SegmentMember.customer_id.in_(ids))))  # fmt: skip
+    todo = [(a, c) for a, c in items if (a == "enter") != (c in members)]
+    customers = {
+        c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_([c for _, c in todo])))
+    }
+    entering = [customers[c] for a, c in todo if a == "enter"]
+    for action, c in todo:
+        why = p.why.get(c, [])
+        db.add(SegmentTransition(tenant_id=tenant_id, segment_pk=pk, customer_id=c, action=action,
+                                 run_id=run_id, version=seg.version, as_of=as_of, leaves=why))  # fmt: skip
+        if action == "enter":
+            db.add(SegmentMember(segment_pk=pk, customer_id=c, tenant_id=tenant_id, entered_at=as_of,
+                                 run_id=run_id, version=seg.version, leaves=why))  # fmt: skip
+    leaving = [c for a, c in todo if a == "leave"]
+    if leaving:
+        db.execute(delete(SegmentMember).where(SegmentMember.segment_pk == pk,
+                                               SegmentMember.customer_id.in_(leaving)))  # fmt: skip
+    evidence = [{"kind": "segment", "segment_id": seg.id, "segment_version": seg.version,
+                 "run_id": run_id, "as_of": as_of.isoformat()}]  # fmt: skip
+    for tag in seg.tags:
+        for customer in add_tag_to_many(db_session=db, customers=entering, tag=tag, source="segment",
+                                        rule_id=seg.id, rule_version=seg.version, evidence=evidence):  # fmt: skip
+            result.tags.append({"type": "tag", "action": "add", "customer_id": customer.external_id,
+                                "tag": tag, "segment_id": seg.id})  # fmt: skip
+    if not (p.first_run and seg.first_run == "tag_only"):
+        targets = [a.target for a in seg.on_enter if a.type == "notify"]
+        for customer in entering:
+            _notify(db, seg, customer, "enter", targets, as_of, result)
+    for c in leaving:
+        customer = customers[c]
+        if seg.on_leave == "default":
+            _untag(db, seg, customer, result)
+        _notify(db, seg, customer, "leave", [a.target for a in seg.on_leave_actions], as_of, result)
+    db.flush()
+
+
+def _untag(db: Session, seg: SegmentDef, customer: Customer, result: RunResult) -> None:
+    """On leave: the tags this segment put on (not a person's, not a locked one) come off."""
+    for tag in seg.tags:
+        row = db.scalars(select(CustomerTag).where(
+            CustomerTag.customer_id == customer.id, CustomerTag.tag == tag,
+            CustomerTag.removed_at.is_(None), CustomerTag.source == "segment",
+            CustomerTag.rule_id == seg.id)).one_or_none()  # fmt: skip
+        if row is not None and remove_tag(db_session=db, customer=customer, tag=tag, actor="system",
+                                          reason=f"left segment {seg.id}"):  # fmt: skip
+            result.tags.append({"type": "tag", "action": "remove", "customer_id": customer.external_id,
+                                "tag": tag, "segment_id": seg.id})  # fmt: skip
 
 
 def _notify(
