@@ -25,11 +25,13 @@ from qc_service.retention import jobs as retention_jobs
 from qc_service.review import jobs as review_jobs
 from qc_service.rulesets import jobs as rulesets_jobs
 from qc_service.runtime import Lane, Runtime
+from qc_service.segments import jobs as segments_jobs
 from qc_service.store import Store, open_store
 from qc_service.web.masking import install_log_masking
 
 ProcessRole = Literal["serve", "worker", "scheduler", "dispatcher"]
-JOB_MODULES = (conversations_jobs, pipeline_jobs, rulesets_jobs, review_jobs, retention_jobs)
+JOB_MODULES = (conversations_jobs, pipeline_jobs, rulesets_jobs, review_jobs, retention_jobs,
+               segments_jobs)  # fmt: skip
 """Every domain's ``jobs`` module: importing them fills the job registry."""
 _PARTS: dict[str, tuple[bool, bool, bool]] = {
     # role: (deep lane + hub, scheduler loop, CRM dispatcher)

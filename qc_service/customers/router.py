@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -14,12 +15,22 @@ from qc_service.conversations.schemas import ErrorOut
 from qc_service.conversations.scope import conversation_clause, visible_customer
 from qc_service.identity.policy import Op, Scope, allowed
 from qc_service.review.models import Violation
+from qc_service.segments.views import customer_segments
 from qc_service.tagging.schemas import TagOut
 from qc_service.tagging.service import active_tags
 from qc_service.web.deps import CurrentUser, DbSession, require
 from qc_service.web.masking import MaskingRoute
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], route_class=MaskingRoute)
+
+
+class SegmentMembership(BaseModel):
+    """A segment the customer is in, since when, and the leaves that were true."""
+
+    id: str
+    name: str
+    entered_at: datetime
+    why: list[str]
 
 
 class CustomerRead(BaseModel):
@@ -34,6 +45,7 @@ class CustomerRead(BaseModel):
     tags: list[TagOut]
     violations: dict[str, Any]
     crm_summary: dict[str, Any]
+    segments: list[SegmentMembership]
 
 
 @router.get(
@@ -71,4 +83,5 @@ def get_customer_view(
         id=customer.external_id, name=customer.name, phone=customer.phone, unionid=customer.unionid,
         crm_id=customer.crm_id, owner_id=customer.owner_external_id, tags=tags,
         violations=violations, crm_summary=crm_summary,
+        segments=[SegmentMembership(**m) for m in customer_segments(db, customer)],
     )  # fmt: skip

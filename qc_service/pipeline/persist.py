@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from qc_service.alerts.service import raise_alerts
 from qc_service.audit.models import AuditEvent
 from qc_service.conversations.models import Conversation
+from qc_service.customers.models import Customer
 from qc_service.db.base import utcnow
 from qc_service.pipeline.actions import on_violation_opened
 from qc_service.review.models import Evidence, Violation
@@ -95,7 +96,10 @@ def save_tags(
             rule_id=finding.rule_id, rule_version=finding.rule_version,
             evidence=[{**e.to_dict(), "conversation_id": conv.external_id} for e in finding.evidence],
         )  # fmt: skip
-        group = ruleset.get(finding.rule_id).extra.get("exclusive_group")
+        rule = ruleset.get(finding.rule_id)
+        if finding.source == "qa":
+            remember_value(conv.customer, rule.extra["qa"]["answer"]["extract"], finding.evidence)
+        group = rule.extra.get("exclusive_group")
         if added and group:
             replace_in_group(
                 db_session=db_session,
@@ -103,6 +107,15 @@ def save_tags(
                 tag=finding.tag,
                 group_tags=groups[str(group)],
             )
+
+
+def remember_value(customer: Customer, kind: str, evidence: list[Ev]) -> None:
+    """The value a Q&A answer gave (``age`` 8), kept on the customer for segments' ``attr``."""
+    value = next((e.value for e in reversed(evidence) if e.value is not None), None)
+    if value is not None:
+        extra = dict(customer.extra or {})
+        extra["values"] = {**extra.get("values", {}), kind: value}
+        customer.extra = extra
 
 
 def raise_deep_alerts(

@@ -59,13 +59,20 @@ def publish_text(
 ) -> list[tuple[str, int, bool]]:
     """Publish a rule document (YAML or JSON) as new versions; audited."""
     doc = _parse(text)
+    segments: list[tuple[str, int, bool]] = []
     out = publish(
-        db_session=db_session, tenant_id=tenant_id, doc=doc, source=source, source_name=source
+        db_session=db_session,
+        tenant_id=tenant_id,
+        doc=doc,
+        source=source,
+        source_name=source,
+        segments_out=segments,
     )
-    for rule_id, version, created in out:
-        if created:
-            db_session.add(AuditEvent(tenant_id=tenant_id, entity_type="rule", entity_id=rule_id, action="published",
-                                      actor=actor, before=None, after={"version": version, "source": source}))  # fmt: skip
+    for kind, published in (("rule", out), ("segment", segments)):
+        for entity_id, version, created in published:
+            if created:
+                db_session.add(AuditEvent(tenant_id=tenant_id, entity_type=kind, entity_id=entity_id, action="published",
+                                          actor=actor, before=None, after={"version": version, "source": source}))  # fmt: skip
     return out
 
 

@@ -70,8 +70,10 @@ def publish(
     source: str,
     source_name: str,
     base_dir: Path | None = None,
+    segments_out: list[tuple[str, int, bool]] | None = None,
 ) -> list[tuple[str, int, bool]]:
-    """Validate a rule document and publish a new version of every rule that changed.
+    """Validate a rule document and publish a new version of every rule that changed (and of
+    every segment of its ``segments:``, reported in ``segments_out`` when given).
 
     Returns ``(rule_id, version, created)`` per rule; an identical rule creates no version.
     """
@@ -109,7 +111,11 @@ def publish(
         rule.enabled = compiled.enabled
         out.append((compiled.id, version, True))
     db_session.flush()
-    publish_segments(db_session=db_session, tenant_id=tenant_id, segments=ruleset.segments)
+    published = publish_segments(
+        db_session=db_session, tenant_id=tenant_id, segments=ruleset.segments
+    )
+    if segments_out is not None:
+        segments_out.extend(published)
     return out
 
 

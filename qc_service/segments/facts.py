@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qc_service.conversations.models import Conversation, Message
-from qc_service.customers.models import Customer
+from qc_service.customers.models import Customer, CustomerEvent
 from qc_service.review.models import Evidence, Violation
 from qc_service.rules.compiled import LexicalIndex
 from qc_service.rules.segment_lang import SegLeaf
 from qc_service.segments.leaves import EventRow, SaidRow, ViolationRow, said_counts, since
-from qc_service.segments.models import CustomerEvent, Segment, SegmentMember
+from qc_service.segments.models import Segment, SegmentMember
 from qc_service.tagging.models import CustomerTag
 
 CUSTOMER_COLUMNS = {

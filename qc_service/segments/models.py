@@ -1,5 +1,4 @@
-"""ORM models of segments (人群分组): versions, runs, current members, transitions, and the
-customer events (group joins) that ``in_group`` / ``event`` leaves read.
+"""ORM models of segments (人群分组): versions, runs, current members, transitions.
 
 Why members and transitions are separate tables written in one transaction: a run diffs the new
 membership against ``segment_members``; each enter/leave writes the member row, its transition
@@ -125,21 +124,3 @@ class SegmentTransition(CreatedAtMixin, Base):
     version: Mapped[int]
     as_of: Mapped[datetime]
     leaves: Mapped[list[str]] = mapped_column(JSONType, default=list)
-
-
-class CustomerEvent(Base):
-    """Something a customer did outside a conversation (joined / left a group), kept so segments
-    can ask "in a 家长群 now" or "joined twice in 30 days" over history."""
-
-    __tablename__ = "customer_events"
-    __table_args__ = (
-        Index("ix_customer_events_tenant_customer_ts", "tenant_id", "customer_id", "ts"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    type: Mapped[str] = mapped_column(String(32))
-    group_name: Mapped[str | None] = mapped_column(String(255), default=None)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    ts: Mapped[datetime]

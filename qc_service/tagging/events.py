@@ -9,7 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from qc_service.customers.models import CustomerEvent
 from qc_service.customers.service import upsert_customer
+from qc_service.db.base import utcnow
 from qc_service.records import CustomerIn
 from qc_service.rules.compiled import RuleSet
 from qc_service.tagging.service import add_tag, remove_tag, replace_in_group
@@ -33,6 +35,16 @@ def apply_group_event(
     customer = upsert_customer(
         db_session=db_session, tenant_id=tenant_id, data=event.customer, owner=None
     )
+    db_session.add(
+        CustomerEvent(
+            tenant_id=tenant_id,
+            customer_id=customer.id,
+            type=event.type,
+            group_name=event.group,
+            data={"group": event.group},
+            ts=event.ts or utcnow(),
+        )
+    )  # fmt: skip  (kept for segments: in_group, event)
     added: list[str] = []
     removed: list[str] = []
     groups = ruleset.exclusive_groups()

@@ -37,6 +37,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "rules.read": {"admin": Y, "manager": Y, "reviewer": Y},
     "rules.write": {"admin": Y},
     "ops.admin": {"admin": Y},
+    "segments.read": {"admin": Y, "manager": Y, "reviewer": Y, "sales": Y},
     "segments.write": {"admin": Y},
     "tenant.admin": {"admin": Y},
 }
@@ -81,7 +82,7 @@ def test_every_operation_has_a_policy_entry() -> None:
 def _url(path: str, ids: dict[str, Any]) -> str:
     fill = {"conversation_id": "c-e1", "violation_id": str(ids["c-e1"]), "customer_id": "u1",
             "rule_id": "redline.red-packet", "tag": "小学", "act": "lock", "table": "rules",
-            "run_id": "0" * 32}  # fmt: skip
+            "run_id": "0" * 32, "segment_id": "seg.none"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
 
 

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qc_service.conversations.models import Conversation, Message
-from qc_service.customers.models import Customer
+from qc_service.customers.models import Customer, CustomerEvent
 from qc_service.review.models import Evidence, Violation
-from qc_service.segments.models import CustomerEvent
 from qc_service.tagging.models import CustomerTag
 from qc_service.tenancy.models import Employee
 from qc_service.tenancy.service import get_or_create_tenant
