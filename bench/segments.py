@@ -42,25 +42,58 @@ GROUPS = ["家长群1", "家长群2", "家长群3", "VIP群", "体验课群"]
 def segments(n: int) -> list[dict[str, Any]]:
     """``n`` segments cycling through templates that together use every leaf."""
     said = lambda words, window="30d", m=1, role="customer": {  # noqa: E731
-        "said": {"cond": {"keyword": {"words": words}}, "window": window, "min": m, "role": role}}
+        "said": {"cond": {"keyword": {"words": words}}, "window": window, "min": m, "role": role}
+    }
     templates: list[dict[str, Any]] = [
-        {"all": [said(["多少钱", "报价", "优惠"], "7d", 2), {"silent": {"side": "agent", "over_hours": 48}},
-                 {"not": {"tag": {"any_of": ["已成交"]}}}]},
+        {
+            "all": [
+                said(["多少钱", "报价", "优惠"], "7d", 2),
+                {"silent": {"side": "agent", "over_hours": 48}},
+                {"not": {"tag": {"any_of": ["已成交"]}}},
+            ]
+        },
         {"not": said(["在吗", "好的", "收到", "嗯嗯"], "30d")},
         {"hit": {"rule": "redline.*", "window": "30d"}},
-        {"all": [{"in_group": {"match": "家长群*"}}, {"attr": {"field": "age", "op": "between", "value": [6, 12]}}]},
+        {
+            "all": [
+                {"in_group": {"match": "家长群*"}},
+                {"attr": {"field": "age", "op": "between", "value": [6, 12]}},
+            ]
+        },
         {"event": {"type": "group_join", "window": "30d", "where": {"group": "VIP*"}}},
         {"last": {"role": "customer", "before_days": 45}},
-        {"all": [said(["退款", "投诉"], "30d"), {"hit": {"rule": "redline.*", "severity_at_least": "high"}}]},
-        {"any": [said(["试听", "上课"], "14d"), {"in_group": {"match": "体验课群", "since_days": 3}}]},
-        {"all": [{"tag": {"all_of": ["已成交"]}}, {"last": {"role": "customer", "within_days": 7}}]},
-        {"all": [{"in_segment": {"id": "bench.seg-0", "for_days": 0}}, {"attr": {"field": "age", "op": "exists"}}]},
+        {
+            "all": [
+                said(["退款", "投诉"], "30d"),
+                {"hit": {"rule": "redline.*", "severity_at_least": "high"}},
+            ]
+        },
+        {
+            "any": [
+                said(["试听", "上课"], "14d"),
+                {"in_group": {"match": "体验课群", "since_days": 3}},
+            ]
+        },
+        {
+            "all": [
+                {"tag": {"all_of": ["已成交"]}},
+                {"last": {"role": "customer", "within_days": 7}},
+            ]
+        },
+        {
+            "all": [
+                {"in_segment": {"id": "bench.seg-0", "for_days": 0}},
+                {"attr": {"field": "age", "op": "exists"}},
+            ]
+        },
     ]
     out = []
     for i in range(n):
         when = templates[i % len(templates)]
         if i >= len(templates):  # later ones: the same shapes, other windows and words
-            when = json.loads(json.dumps(when).replace('"30d"', f'"{20 + i}d"').replace('"7d"', f'"{5 + i % 5}d"'))
+            when = json.loads(
+                json.dumps(when).replace('"30d"', f'"{20 + i}d"').replace('"7d"', f'"{5 + i % 5}d"')
+            )
         out.append({"id": f"bench.seg-{i}", "name": f"分组{i}", "when": when,
                     "on_enter": [{"tag_customer": f"分组{i}"}], "hold": {"min_days": 1}})  # fmt: skip
     return out
@@ -75,7 +108,9 @@ def _rows(customers: int, seed: int = 18) -> dict[str, list[tuple[Any, ...]]]:
     conv_id = msg_id = viol_id = 0
     for c in range(1, customers + 1):
         extra = {"values": {"age": rng.randint(4, 15)}} if rng.random() < 0.3 else {}
-        out["customers"].append((c, "default", f"sc{c}", f"客户{c}", f"e{c % 200}", json.dumps(extra), "{}", now, now))
+        out["customers"].append(
+            (c, "default", f"sc{c}", f"客户{c}", f"e{c % 200}", json.dumps(extra), "{}", now, now)
+        )
         n_msgs = rng.randint(1, 40)
         n_convs = min(rng.randint(1, 5), n_msgs)
         first_conv = conv_id + 1
@@ -90,7 +125,9 @@ def _rows(customers: int, seed: int = 18) -> dict[str, list[tuple[Any, ...]]]:
                 role = "customer" if j % 2 == 0 else "agent"
                 text = rng.choice(CUSTOMER_LINES if role == "customer" else AGENT_LINES)
                 ts = start + timedelta(minutes=3 * j)
-                out["messages"].append((msg_id, conv_id, f"m{j}", j, role, "text", text, ts, "{}", ts))
+                out["messages"].append(
+                    (msg_id, conv_id, f"m{j}", j, role, "text", text, ts, "{}", ts)
+                )
         if rng.random() < 0.05:
             viol_id += 1
             at = now - timedelta(days=rng.uniform(0, DAYS))
@@ -99,14 +136,20 @@ def _rows(customers: int, seed: int = 18) -> dict[str, list[tuple[Any, ...]]]:
                 "open", 0, False, "[]", at, at))  # fmt: skip
             out["evidence"].append((viol_id, "message", "m0", at))
         if rng.random() < 0.10:
-            out["customer_tags"].append(("default", c, "已成交", "rule", "[]", now - timedelta(days=10), now))
+            out["customer_tags"].append(
+                ("default", c, "已成交", "rule", "[]", now - timedelta(days=10), now)
+            )
         if rng.random() < 0.20:
             group = rng.choice(GROUPS)
             joined = now - timedelta(days=rng.uniform(0, DAYS))
-            out["customer_events"].append(("default", c, "group_join", group, json.dumps({"group": group}), joined))
+            out["customer_events"].append(
+                ("default", c, "group_join", group, json.dumps({"group": group}), joined)
+            )
             if rng.random() < 0.25:
                 left = joined + timedelta(days=rng.uniform(0, 10))
-                out["customer_events"].append(("default", c, "group_leave", group, "{}", min(left, now)))
+                out["customer_events"].append(
+                    ("default", c, "group_leave", group, "{}", min(left, now))
+                )
     return out
 
 
@@ -141,11 +184,15 @@ def generate(engine: Engine, customers: int) -> int:
             else:
                 marks = ", ".join("?" * len(data[0])) if data else ""
                 for i in range(0, len(data), 50_000):
-                    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", data[i : i + 50_000])
+                    cur.executemany(
+                        f"INSERT INTO {table} ({cols}) VALUES ({marks})", data[i : i + 50_000]
+                    )
         if engine.dialect.name == "postgresql":
             for table in COLUMNS:  # ids were given: move the sequences past them
                 if table in ("customers", "conversations", "messages", "violations"):
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                    cur.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
             cur.execute("SELECT setval(pg_get_serial_sequence('employees', 'id'), 200)")
         raw.commit()
         if engine.dialect.name == "postgresql":
@@ -211,7 +258,13 @@ def run(sqlite_customers: int = 100_000, pg_customers: int = 1_000_000, sqlite_s
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in backends:
-            ok &= measure(f"sqlite:///{Path(tmp) / 'seg.db'}", "sqlite", sqlite_customers, sqlite_segments, 300)
+            ok &= measure(
+                f"sqlite:///{Path(tmp) / 'seg.db'}",
+                "sqlite",
+                sqlite_customers,
+                sqlite_segments,
+                300,
+            )
         if "postgresql" in backends:
             pg = _postgres_url()
             if pg is not None:
