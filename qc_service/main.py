@@ -34,6 +34,7 @@ from qc_service.review.pages import router as review_pages
 from qc_service.review.router import router as review_router
 from qc_service.rulesets.pages import router as rules_pages
 from qc_service.rulesets.router import router as rules_router
+from qc_service.segments.pages import router as segments_pages
 from qc_service.segments.router import router as segments_router
 from qc_service.store import Store
 from qc_service.tagging.router import router as tags_router
@@ -48,7 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     identity_router, ingest_router, conversations_router, audio_router, alerts_router, review_router,
     customers_router, rules_router, tags_router, insights_router, audit_router, docs_router,
     review_pages, conversation_page, customer_pages, dashboard_router, insights_pages,
-    rules_pages, segments_router,
+    rules_pages, segments_router, segments_pages,
 )  # fmt: skip
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {("GET", "/v1/healthz"), ("GET", "/login"), ("POST", "/login")}

@@ -247,6 +247,7 @@ def demo() -> None:
         store_cmds.ingest_file(store, DEMO_CALLS_FILE, console)
         store_cmds.print_summary(store, console)
         store_cmds.print_transcribed_findings(store, console)
+        store_cmds.run_demo_segments(store, console)
         store_cmds.print_demo_users(store, console)
     finally:
         store.close()

@@ -195,6 +195,30 @@ DEMO_USERS: tuple[tuple[str, str, str | None, list[str]], ...] = (
 """One user per role in the demo tenant (a local toy: the password is printed)."""
 
 
+DEMO_SEGMENTS_AS_OF = "2026-11-23T00:00:00+08:00"
+"""The end of the demo week: the demo's segment run gives the same members on any day."""
+
+
+def run_demo_segments(store: Store, console: Console) -> None:
+    """Run the demo's segments at the end of the demo week and print who entered with which tags."""
+    from datetime import datetime
+
+    from qc_service.segments.service import run_segments
+
+    as_of = datetime.fromisoformat(DEMO_SEGMENTS_AS_OF)
+    results = run_segments(store.session_factory, store.settings.default_tenant, as_of=as_of)
+    table = Table(
+        title=f"Segments (人群分组) run at {DEMO_SEGMENTS_AS_OF} — `qc segments run` does this daily"
+    )
+    for col in ("segment", "status", "members", "entered now", "tags put on (customer: tag)"):
+        table.add_column(col)
+    for r in results:
+        tags = [f"{t['customer_id']}: {t['tag']}" for t in r.tags if t["action"] == "add"]
+        shown = ", ".join(tags[:4]) + (f" … (+{len(tags) - 4})" if len(tags) > 4 else "")
+        table.add_row(r.segment_id, r.status, str(r.members), str(len(r.entered)), shown or "—")
+    console.print(table)
+
+
 def print_demo_users(store: Store, console: Console) -> None:
     """Create the demo users once and print how to log in and get a token."""
     from sqlalchemy import select

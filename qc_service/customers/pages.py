@@ -19,6 +19,7 @@ from qc_service.conversations.models import Conversation, Message
 from qc_service.conversations.scope import visible_customer
 from qc_service.db.session import write_transaction
 from qc_service.identity.policy import Op, Scope, allowed
+from qc_service.segments.views import customer_segments
 from qc_service.tagging.customer_search import search_customers
 from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.overrides import act_on_tag
@@ -98,6 +99,7 @@ def customer_page(request: Request, customer_id: str, db: DbSession, store: Stor
         "c": customer, "groups": groups, "tz": store.settings.timezone,
         "may_write": allowed(user.role, Op.TAGS_WRITE) is not None,
         "history": _history(db, customer.id, customer.external_id, customer.tenant_id),
+        "segments": customer_segments(db, customer),
     })  # fmt: skip
 
 

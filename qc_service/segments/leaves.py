@@ -318,11 +318,11 @@ class Evaluator:
         out = set(self.universe) if "none_of" in p else set(tags)
         for c in list(out):
             have = held(c)
-            if "any_of" in p and not have & set(p["any_of"]):
-                out.discard(c)
-            elif "all_of" in p and not set(p["all_of"]) <= have:
-                out.discard(c)
-            elif "none_of" in p and have & set(p["none_of"]):
+            if (
+                ("any_of" in p and not have & set(p["any_of"]))
+                or ("all_of" in p and not set(p["all_of"]) <= have)
+                or ("none_of" in p and have & set(p["none_of"]))
+            ):
                 out.discard(c)
         return out
 

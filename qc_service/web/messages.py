@@ -38,6 +38,15 @@ APPEAL_REASON_REQUIRED = "请填写申诉理由"
 OVERDUE = "已超时"
 UNDER_AN_HOUR = "剩余 不足1小时"
 DELETED_BY_RETENTION = "已按保留期删除"
+RUN_STATUS = {
+    "done": "完成",
+    "held": "已拦截（变动过大）",
+    "failed": "失败",
+    "running": "运行中",
+    "busy": "占用中",
+}
+SEGMENT_LEAF = {"said": "说过", "hit": "命中违规", "tag": "标签", "attr": "属性", "last": "最近消息",
+                "silent": "未回复", "in_group": "在群", "event": "事件", "in_segment": "在分组"}  # fmt: skip
 
 # Every other label, heading and line of the templates (``{{ ui.<key> }}``), keyed by its pinyin;
 # a test checks that no template holds a Chinese string of its own and every key used exists.
@@ -123,6 +132,28 @@ UI: dict[str, str] = {
     "shen_su_dui_lie": "申诉队列",
     "wo_de_wei_gui": "我的违规",
     "ke_hu": "客户",
+    "ren_qun_fen_zu": "人群分组",
+    "cheng_yuan_shu": "成员数",
+    "shang_ci_yun_xing": "上次运行",
+    "jin_ru_li_kai": "进入/离开",
+    "wei_yun_xing": "未运行",
+    "mei_you_fen_zu": "没有分组",
+    "yu_lan_cao_gao": "预览草稿",
+    "fen_zu_cao_gao": "分组草稿（规则文档 YAML）",
+    "yu_lan": "预览",
+    "yu_lan_jie_guo": "预览结果（未保存）",
+    "fen_zu": "分组",
+    "jiang_jin_ru": "将进入",
+    "jiang_li_kai": "将离开",
+    "cao_gao_mei_you_fen_zu": "草稿中没有分组（segments:）",
+    "ding_yi": "定义",
+    "yun_xing_ji_lu": "运行记录",
+    "ji_suan_shi_dian": "计算时点",
+    "cheng_yuan": "成员",
+    "jin_ru_yu": "进入于",
+    "yuan_yin": "原因",
+    "zan_wu_cheng_yuan": "暂无成员",
+    "suo_zai_fen_zu": "所在分组",
     "wen_dang": "API 文档",
     "hui_hua": "会话",
     "qu_dao": "渠道",
@@ -273,6 +304,12 @@ def mmss(seconds: float | None) -> str:
     """``mm:ss`` of an evidence start, rounded down to the second (UI.md)."""
     total = int(seconds or 0)
     return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def segment_leaf(path: str) -> str:
+    """``segments[0].when.all[1].in_group`` → 在群 (why a customer is in a segment)."""
+    leaf = path.rsplit(".", 1)[-1]
+    return SEGMENT_LEAF.get(leaf, leaf)
 
 
 def percent(x: float | None) -> str:

@@ -57,7 +57,8 @@ class LongCacheStatic(StaticFiles):
 
 templates.env.finalize = _finalize
 templates.env.globals.update(static_url=static_url, m=messages, ui=messages.UI)
-templates.env.filters.update(mmss=messages.mmss, percent=messages.percent, jump=messages.jump_label)
+templates.env.filters.update(mmss=messages.mmss, percent=messages.percent, jump=messages.jump_label,
+                            segment_leaf=messages.segment_leaf)  # fmt: skip
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,

@@ -121,6 +121,7 @@ def test_tag_attr_in_group_event_in_segment(store: Store) -> None:
     assert members(store, "{tag: {any_of: [小学], source: auto}}") == set()
     assert members(store, "{tag: {all_of: [已成交, 小学], source: any}}") == {"a"}
     assert members(store, "{tag: {none_of: [已成交]}}") == {"b", "c"}
+    assert members(store, "{tag: {any_of: [小学], none_of: [已成交]}}") == set()  # every list holds
     assert members(store, "{attr: {field: age, op: between, value: [6, 12]}}") == {"b"}
     assert members(store, "{attr: {field: age, op: missing}}") == {"a"}
     assert members(store, "{attr: {field: name, op: eq, value: 王先生}}") == {"b"}
