@@ -3,13 +3,10 @@ age, a group join), run, read back with why; a draft's preview; sales see member
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from qc_service.main import create_app
 from qc_service.pipeline.files import ingest_one
 from qc_service.store import Store
 from tests.factories import bearer
@@ -25,17 +22,6 @@ segments:
     when: {all: [{in_group: {match: "家长群*"}}, {attr: {field: age, op: between, value: [6, 12]}}]}
     on_enter: [{tag_customer: 重点家长}]
 """
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    """The API as an admin, without the scheduler loop: its segments job would run the
-    published segment at a moment of its own and race the test's runs."""
-    with TestClient(
-        create_app(store.settings.model_copy(update={"scheduler": False}), store=store)
-    ) as c:
-        c.headers.update(bearer(store, "admin", username="seg-admin"))
-        yield c
 
 
 def _chat(rid: str, customer: str, employee: str, reply: str) -> dict[str, Any]:
