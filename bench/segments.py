@@ -199,6 +199,7 @@ def generate(engine: Engine, customers: int) -> int:
             driver = raw.driver_connection
             driver.autocommit = True  # type: ignore[union-attr]
             driver.execute("VACUUM ANALYZE")  # type: ignore[union-attr]
+            driver.autocommit = False  # type: ignore[union-attr]  (back to the pool as it came)
         else:
             cur.execute("ANALYZE")
             raw.commit()

@@ -7,7 +7,7 @@ CRM ids, the customer-360 view); ``tenancy`` keeps tenants and employees.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -45,6 +45,16 @@ class Customer(TimestampMixin, Base):
     violation_summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     tenant: Mapped[Tenant] = relationship()
+
+
+class CustomerRef(NamedTuple):
+    """The few columns of a customer that bulk work (a segment run's tags) needs, without
+    loading ORM objects."""
+
+    id: int
+    tenant_id: str
+    external_id: str
+    owner_external_id: str | None
 
 
 class CustomerEvent(Base):

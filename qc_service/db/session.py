@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,3 +111,30 @@ def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         if db_session.get_bind().dialect.name == "sqlite":
             db_session.connection(execution_options={SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         yield db_session
+
+
+def insert_rows(db_session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (all with the same keys) in the session's transaction: ``COPY`` on
+    PostgreSQL, one cached statement with the driver's executemany on SQLite.
+
+    Why not ``db_session.add``: a segment run writes hundreds of thousands of member, transition,
+    tag and outbox rows; the ORM's unit of work costs ~10x more per row than COPY.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    if db_session.get_bind().dialect.name != "postgresql" or len(rows) < 50:
+        db_session.execute(table.insert(), rows)
+        return
+    cols = list(rows[0])
+    json_cols = {c for c in cols if isinstance(table.c[c].type, JSON | JSONB)}
+    cursor = db_session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    _json_dumps(row[c]) if c in json_cols and row[c] is not None else row[c]
+                    for c in cols
+                ]
+            )

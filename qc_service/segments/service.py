@@ -20,9 +20,9 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.outbox.service import enqueue
-from qc_service.customers.models import Customer
+from qc_service.customers.models import Customer, CustomerRef
 from qc_service.db.base import utcnow
-from qc_service.db.session import write_transaction
+from qc_service.db.session import insert_rows, write_transaction
 from qc_service.rules.compiled import iter_leaves
 from qc_service.rules.loader import index_leaves, load_rules_data
 from qc_service.rules.segment_lang import SegmentDef, run_order
@@ -40,7 +40,7 @@ from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.service import add_tag_to_many, remove_tag
 from qc_service.tenancy.models import Employee
 
-APPLY_BATCH = 500
+APPLY_BATCH = 2000
 LEASE = timedelta(minutes=10)
 
 
@@ -325,17 +325,17 @@ def _apply(
     members = set(db.scalars(select(SegmentMember.customer_id).where(
         SegmentMember.segment_pk == pk, SegmentMember.customer_id.in_(ids))))  # fmt: skip
     todo = [(a, c) for a, c in items if (a == "enter") != (c in members)]
-    customers = {
-        c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_([c for _, c in todo])))
-    }
-    entering = [customers[c] for a, c in todo if a == "enter"]
-    for action, c in todo:
-        why = p.why.get(c, [])
-        db.add(SegmentTransition(tenant_id=tenant_id, segment_pk=pk, customer_id=c, action=action,
-                                 run_id=run_id, version=seg.version, as_of=as_of, leaves=why))  # fmt: skip
-        if action == "enter":
-            db.add(SegmentMember(segment_pk=pk, customer_id=c, tenant_id=tenant_id, entered_at=as_of,
-                                 run_id=run_id, version=seg.version, leaves=why))  # fmt: skip
+    entering = [CustomerRef(*row) for row in db.execute(
+        select(Customer.id, Customer.tenant_id, Customer.external_id, Customer.owner_external_id)
+        .where(Customer.id.in_([c for a, c in todo if a == "enter"])).order_by(Customer.id))]  # fmt: skip
+    now = utcnow()
+    transitions = [{"tenant_id": tenant_id, "segment_pk": pk, "customer_id": c, "action": action, "run_id": run_id,
+                    "version": seg.version, "as_of": as_of, "leaves": p.why.get(c, []), "created_at": now}
+                   for action, c in todo]  # fmt: skip
+    insert_rows(db, SegmentTransition, transitions)
+    joined = [{"segment_pk": pk, "customer_id": c.id, "tenant_id": tenant_id, "entered_at": as_of, "run_id": run_id,
+               "version": seg.version, "leaves": p.why.get(c.id, [])} for c in entering]  # fmt: skip
+    insert_rows(db, SegmentMember, joined)
     leaving = [c for a, c in todo if a == "leave"]
     if leaving:
         db.execute(delete(SegmentMember).where(SegmentMember.segment_pk == pk,
@@ -351,8 +351,9 @@ def _apply(
         targets = [a.target for a in seg.on_enter if a.type == "notify"]
         for customer in entering:
             _notify(db, seg, customer, "enter", targets, as_of, result)
-    for c in leaving:
-        customer = customers[c]
+    for customer in db.scalars(
+        select(Customer).where(Customer.id.in_(leaving)).order_by(Customer.id)
+    ):
         if seg.on_leave == "default":
             _untag(db, seg, customer, result)
         _notify(db, seg, customer, "leave", [a.target for a in seg.on_leave_actions], as_of, result)
@@ -373,7 +374,7 @@ def _untag(db: Session, seg: SegmentDef, customer: Customer, result: RunResult) 
 
 
 def _notify(
-    db: Session, seg: SegmentDef, customer: Customer, action: str, targets: list[str],
+    db: Session, seg: SegmentDef, customer: Customer | CustomerRef, action: str, targets: list[str],
     as_of: datetime, result: RunResult,
 ) -> None:  # fmt: skip
     """An alert per target: through the outbox (CRM/webhook) and, after commit, the stream."""

@@ -8,14 +8,16 @@ back, a tag a person locked is not taken off, until an admin clears the override
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_bridge.outbox.service import enqueue
-from qc_service.customers.models import Customer
+from crm_bridge.outbox.service import enqueue, enqueue_many, event_row
+from qc_service.customers.models import Customer, CustomerRef
 from qc_service.db.base import utcnow
+from qc_service.db.session import insert_rows
 from qc_service.rules.aggregate import reached
 from qc_service.rules.analysis import AggregateHit
 from qc_service.tagging.models import CustomerTag, TagHit
@@ -68,25 +70,26 @@ def add_tag(
 
 
 def add_tag_to_many(
-    *, db_session: Session, customers: list[Customer], tag: str, source: str, rule_id: str,
-    rule_version: int, evidence: list[dict[str, Any]],
-) -> list[Customer]:  # fmt: skip
-    """``add_tag`` for many customers at once (a segment run): one read of the existing rows, one
-    flush; the same override rule (a person's removal is never undone). Returns those newly tagged."""
+    *, db_session: Session, customers: Sequence[Customer | CustomerRef], tag: str, source: str,
+    rule_id: str, rule_version: int, evidence: list[dict[str, Any]],
+) -> list[Customer | CustomerRef]:  # fmt: skip
+    """``add_tag`` for many customers at once (a segment run): one read of the existing rows, new
+    rows and their outbox events inserted in one statement each; the same override rule (a
+    person's removal is never undone). Returns those newly tagged."""
     now = utcnow()
     rows = {
         r.customer_id: r
         for r in db_session.scalars(select(CustomerTag).where(
             CustomerTag.customer_id.in_([c.id for c in customers]), CustomerTag.tag == tag))
     }  # fmt: skip
-    added = []
+    added: list[Customer | CustomerRef] = []
+    fresh: list[dict[str, Any]] = []
     for customer in customers:
         row = rows.get(customer.id)
         if row is None:
-            db_session.add(CustomerTag(
-                tenant_id=customer.tenant_id, customer_id=customer.id, tag=tag, source=source, rule_id=rule_id,
-                rule_version=rule_version, evidence=evidence[:MAX_TAG_EVIDENCE], first_seen_at=now, last_seen_at=now,
-            ))  # fmt: skip
+            fresh.append({"tenant_id": customer.tenant_id, "customer_id": customer.id, "tag": tag, "source": source,
+                          "rule_id": rule_id, "rule_version": rule_version, "evidence": evidence[:MAX_TAG_EVIDENCE],
+                          "first_seen_at": now, "last_seen_at": now})  # fmt: skip
         elif row.removed_at is not None and row.override == "removed":
             continue
         else:
@@ -95,12 +98,19 @@ def add_tag_to_many(
             if not was_off:
                 continue
             row.source, row.rule_id, row.rule_version = source, rule_id, rule_version
-        enqueue(
-            db_session=db_session, tenant_id=customer.tenant_id, event_type="tag.added",
-            customer_external_id=customer.external_id,
-            data={"tag": tag, "source": source, "rule_id": rule_id, "rule_version": rule_version, "evidence": evidence[:5]},
-        )  # fmt: skip
         added.append(customer)
+    insert_rows(db_session, CustomerTag, fresh)
+    data = {
+        "tag": tag,
+        "source": source,
+        "rule_id": rule_id,
+        "rule_version": rule_version,
+        "evidence": evidence[:5],
+    }
+    enqueue_many(db_session, [
+        event_row(tenant_id=c.tenant_id, event_type="tag.added", customer_external_id=c.external_id, data=data)
+        for c in added
+    ])  # fmt: skip
     return added
 
 
