@@ -10,6 +10,7 @@ from bench import (
     lanes_semantic,
     nlp_stage,
     rule_stage,
+    segments,
     web_pages,
 )
 
@@ -24,3 +25,4 @@ if __name__ == "__main__":
     web_pages.run()
     dashboard.run()
     asr_stage.run()
+    segments.run()
