@@ -293,3 +293,22 @@ class RuleSet:
         ctx = build_context(conversation, self.index, features)
         ctx.budget_seconds = self.budget_seconds
         return ctx
+
+
+def index_leaves(leaves: list[Leaf]) -> LexicalIndex:
+    """Number the leaves and put every folded pattern of theirs in one automaton (rules and
+    segments' ``said`` conditions each get their own)."""
+    folded_ids: dict[str, int] = {}
+    raw_ids: dict[str, int] = {}
+    owners: list[list[tuple[int, str]]] = []
+    raw_owners: list[list[tuple[int, str]]] = []
+    for counter, leaf in enumerate(leaves):
+        leaf.index = counter
+        for role, word, raw in leaf.compiled.get("patterns", []):
+            ids, own = (raw_ids, raw_owners) if raw else (folded_ids, owners)
+            pid = ids.setdefault(word, len(ids))
+            if pid == len(own):
+                own.append([])
+            if (leaf.index, role) not in own[pid]:
+                own[pid].append((leaf.index, role))
+    return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)

@@ -7,12 +7,13 @@ bounds, choices, one-of groups) and the same error shape, naming rule id and key
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from qc_service.rules.compiled import AllOf, AnyOf, Leaf, Node, NotOf
 from qc_service.rules.model import ROLE_FILTERS
 from qc_service.rules.registry import REGISTRY, Param
 
+T = TypeVar("T")
 Report = Callable[[str, str], None]
 """``report(path, message)`` records one load error."""
 WordResolver = Callable[[Any, str], list[str]]
@@ -20,6 +21,38 @@ WordResolver = Callable[[Any, str], list[str]]
 
 _HOURS = "HH:MM-HH:MM"
 _WORD_KEYS = ("words", "lexicon", "file")
+
+
+def parse_tree(
+    data: Any, path: str, report: Report, *, leaf: Callable[[str, Any, str], T | None],
+    all_of: Callable[[list[T], str], T], any_of: Callable[[list[T], str], T],
+    not_of: Callable[[T, str], T], what: str,
+) -> T | None:  # fmt: skip
+    """``all`` / ``any`` / ``not`` over leaves, with the errors' key paths — shared by rule
+    conditions and segment conditions (each with its own leaves and node types)."""
+    if not isinstance(data, dict) or len(data) != 1:
+        report(path, f"a condition is a mapping with exactly one key (all, any, not or {what})")
+        return None
+    ((key, body),) = data.items()
+
+    def again(node: Any, at: str) -> T | None:
+        return parse_tree(
+            node, at, report, leaf=leaf, all_of=all_of, any_of=any_of, not_of=not_of, what=what
+        )
+
+    if key in ("all", "any"):
+        if not isinstance(body, list) or not body:
+            report(f"{path}.{key}", f"{key} takes a non-empty list of conditions")
+            return None
+        children = [again(c, f"{path}.{key}[{i}]") for i, c in enumerate(body)]
+        kept: list[T] = [c for c in children if c is not None]
+        if len(kept) < len(children):
+            return None
+        return all_of(kept, path) if key == "all" else any_of(kept, path)
+    if key == "not":
+        child = again(body, f"{path}.not")
+        return not_of(child, path) if child is not None else None
+    return leaf(key, body, f"{path}.{key}")
 
 
 def _check_param(name: str, param: Param, value: Any, path: str, report: Report) -> Any:
@@ -95,28 +128,11 @@ class ConditionParser:
 
     def parse(self, data: Any, path: str, *, message_level: bool = False) -> Node | None:
         """Parse one condition; ``message_level`` forbids conversation-level operators."""
-        if not isinstance(data, dict) or len(data) != 1:
-            self.report(
-                path, "a condition is a mapping with exactly one key (all, any, not or an operator)"
-            )
-            return None
-        ((key, body),) = data.items()
-        if key in ("all", "any"):
-            if not isinstance(body, list) or not body:
-                self.report(f"{path}.{key}", f"{key} takes a non-empty list of conditions")
-                return None
-            children = [
-                self.parse(c, f"{path}.{key}[{i}]", message_level=message_level)
-                for i, c in enumerate(body)
-            ]
-            if any(c is None for c in children):
-                return None
-            kept = [c for c in children if c is not None]
-            return AllOf(kept, path) if key == "all" else AnyOf(kept, path)
-        if key == "not":
-            child = self.parse(body, f"{path}.not", message_level=message_level)
-            return NotOf(child, path) if child is not None else None
-        return self._leaf(key, body, f"{path}.{key}", message_level)
+        return parse_tree(
+            data, path, self.report,
+            leaf=lambda key, body, lpath: self._leaf(key, body, lpath, message_level),
+            all_of=AllOf, any_of=AnyOf, not_of=NotOf, what="an operator",
+        )  # fmt: skip
 
     def _leaf(self, op: str, body: Any, path: str, message_level: bool) -> Leaf | None:
         if op not in REGISTRY:

@@ -1,44 +1,43 @@
 """Load a rule file (YAML or JSON) into a validated, compiled ``RuleSet``.
 
-Why the word sources are pluggable: a rule file on disk reads its lexicon files relative to
-itself, while a stored rule version must be rebuilt from its own lexicon snapshot so an edited
-file never changes a published version. Both go through ``WordSource``.
+Lexicon names and word files resolve through ``rules.word_sources`` (files on disk for a rule
+file, a snapshot for a stored version).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from qc_service.rules import operators  # noqa: F401  (registers every operator)
 from qc_service.rules.compiled import (
     CompiledRule,
-    Leaf,
     LexicalIndex,
     Node,
     RuleSet,
     hot_projection,
+    index_leaves,
     iter_leaves,
     required_leaves,
 )
 from qc_service.rules.conditions import ConditionParser
 from qc_service.rules.errors import RuleError, RuleValidationError
-from qc_service.rules.matcher import Matcher
 from qc_service.rules.model import SEVERITIES
 from qc_service.rules.normalize import fold_word
 from qc_service.rules.rule_parts import (
     check_aggregate,
     check_group,
+    check_id,
     check_qa,
     parse_actions,
     parse_scope,
 )
-from qc_service.rules.segment_lang import SegmentDef, SegmentParser
+from qc_service.rules.segment_lang import SegmentParser
+from qc_service.rules.segment_model import SegmentDef
+from qc_service.rules.word_sources import FileWordSource, SnapshotWordSource, WordSource
 
-RULE_ID = re.compile(r"^[a-z0-9._-]+$")
 TOP_KEYS = {"version", "scorecard", "lexicons", "rules", "segments"}
 RULE_KEYS = {
     "id", "name", "description", "kind", "severity", "deduct", "fatal", "scope", "when",
@@ -46,56 +45,6 @@ RULE_KEYS = {
 }  # fmt: skip
 TAG_ONLY_KEYS = ("tag", "aggregate", "qa", "group", "exclusive_group")
 DEFAULT_PASS_MARK = 60
-
-
-class WordSource(Protocol):
-    """Where lexicon names and word files are looked up."""
-
-    def lexicon(self, name: str) -> list[str] | None:
-        """Words of a named lexicon, or None if unknown."""
-
-    def file(self, path: str) -> list[str]:
-        """Words of a file (raises OSError if it cannot be read)."""
-
-
-def read_word_file(path: Path) -> list[str]:
-    """One word a line; blank lines and ``#`` comments ignored."""
-    words = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
-        word = line.strip()
-        if word and not word.startswith("#"):
-            words.append(word)
-    return words
-
-
-class FileWordSource:
-    """Lexicons declared in the document; files relative to the rule file's folder."""
-
-    def __init__(self, base_dir: Path, lexicons: dict[str, list[str]]) -> None:
-        self.base_dir = base_dir
-        self.lexicons = lexicons
-
-    def lexicon(self, name: str) -> list[str] | None:
-        return self.lexicons.get(name)
-
-    def file(self, path: str) -> list[str]:
-        return read_word_file(self.base_dir / path)
-
-
-class SnapshotWordSource:
-    """A stored rule version's snapshot: ``{"lexicon:NAME": [...], "file:PATH": [...]}``."""
-
-    def __init__(self, snapshot: dict[str, list[str]]) -> None:
-        self.snapshot = snapshot
-
-    def lexicon(self, name: str) -> list[str] | None:
-        return self.snapshot.get(f"lexicon:{name}")
-
-    def file(self, path: str) -> list[str]:
-        try:
-            return self.snapshot[f"file:{path}"]
-        except KeyError:
-            raise OSError(f"{path} is not in the rule version's snapshot") from None
 
 
 class _Loader:
@@ -264,12 +213,7 @@ class _Loader:
             return None
         before = len(self.errors)
         rid = data.get("id")
-        if not isinstance(rid, str) or not RULE_ID.match(rid):
-            self.report(f"{path}.id", "id is required: lower-case letters, digits, '.', '_' or '-'")
-        elif rid in seen:
-            self.report(f"{path}.id", f"duplicate rule id {rid!r}")
-        else:
-            seen.add(rid)
+        check_id(rid, f"{path}.id", seen, "rule", self.report)
         for key in data:
             if key not in RULE_KEYS:
                 self.report(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(RULE_KEYS))})")
@@ -359,25 +303,6 @@ class _Loader:
                 rule.gate = required_leaves(rule.extra["qa_question"])
             rule.hot_when = hot_projection(rule.when)
         return index
-
-
-def index_leaves(leaves: list[Leaf]) -> LexicalIndex:
-    """Number the leaves and put every folded pattern of theirs in one automaton (rules and
-    segments' ``said`` conditions each get their own)."""
-    folded_ids: dict[str, int] = {}
-    raw_ids: dict[str, int] = {}
-    owners: list[list[tuple[int, str]]] = []
-    raw_owners: list[list[tuple[int, str]]] = []
-    for counter, leaf in enumerate(leaves):
-        leaf.index = counter
-        for role, word, raw in leaf.compiled.get("patterns", []):
-            ids, own = (raw_ids, raw_owners) if raw else (folded_ids, owners)
-            pid = ids.setdefault(word, len(ids))
-            if pid == len(own):
-                own.append([])
-            if (leaf.index, role) not in own[pid]:
-                own[pid].append((leaf.index, role))
-    return LexicalIndex(Matcher(list(folded_ids)), owners, Matcher(list(raw_ids)), raw_owners)
 
 
 def load_rules_data(

@@ -6,6 +6,7 @@ calls these with its ``report`` so every problem still names the rule id and key
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,20 @@ from qc_service.rules.conditions import Report
 from qc_service.rules.model import CHANNELS, Action
 
 QA_KEYS = ("question", "answer", "map")
+ID = re.compile(r"^[a-z0-9._-]+$")
 
 
-def _is_number(value: Any) -> bool:
+def check_id(value: Any, path: str, seen: set[str], what: str, report: Report) -> None:
+    """A rule's or segment's ``id``: required, ``[a-z0-9._-]+``, unique in the document."""
+    if not isinstance(value, str) or not ID.match(value):
+        report(path, "id is required: lower-case letters, digits, '.', '_' or '-'")
+    elif value in seen:
+        report(path, f"duplicate {what} id {value!r}")
+    else:
+        seen.add(value)
+
+
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -66,7 +78,7 @@ def check_qa(
             if (
                 not isinstance(bounds, list)
                 or len(bounds) != 2
-                or not all(_is_number(b) for b in bounds)
+                or not all(is_number(b) for b in bounds)
                 or bounds[0] > bounds[1]
             ):
                 report(f"{ipath}.range", "range takes [low, high] numbers, low ≤ high (inclusive)")

@@ -3,156 +3,30 @@
 Why in ``rules/``: a segment is part of the rule document, loaded (and refused) with the rules,
 with the loader's error style (segment id and key path); ``said`` takes a message-level
 condition, parsed by the same ``ConditionParser`` as a rule's. Pure: no database here; the
-``segments`` domain evaluates what this returns.
+``segments`` domain evaluates what this returns. Conditions: ``segment_leaf_parts``; the data:
+``segment_model``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
-from qc_service.rules.compiled import LexicalIndex, Node, iter_leaves
 from qc_service.rules.conditions import ConditionParser, Report, WordResolver
-from qc_service.rules.model import SEVERITIES
-from qc_service.rules.registry import REGISTRY
+from qc_service.rules.rule_parts import check_id, is_number
+from qc_service.rules.segment_leaf_parts import LeafParser
+from qc_service.rules.segment_model import SegAction, SegmentDef
 
 SEGMENT_KEYS = (
     "id", "name", "description", "enabled", "schedule", "when", "on_enter", "on_leave", "hold",
     "guard", "first_run",
 )  # fmt: skip
-LEAF_KEYS: dict[str, tuple[str, ...]] = {
-    "said": ("cond", "role", "window", "min"),
-    "hit": ("rule", "severity_at_least", "window", "min"),
-    "tag": ("any_of", "all_of", "none_of", "source"),
-    "attr": ("field", "op", "value"),
-    "last": ("role", "within_days", "before_days"),
-    "silent": ("side", "over_hours"),
-    "in_group": ("match", "since_days"),
-    "event": ("type", "where", "window", "min"),
-    "in_segment": ("id", "for_days"),
-}
-ATTR_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists", "missing")
 MAX_TAG_CHARS = 15
 """WeCom's limit on a tag name (WECOM.md); a segment's tag goes to the CRM."""
-_WINDOW = re.compile(r"^(\d+)([dh])$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-@dataclass(eq=False, slots=True)
-class SegLeaf:
-    """One leaf of a segment's condition, with its parameters (defaults filled in)."""
-
-    kind: str
-    params: dict[str, Any]
-    path: str
-    cond: Node | None = None
-    """``said``: the compiled message-level condition."""
-
-    @property
-    def window_seconds(self) -> float | None:
-        """The leaf's look-back in seconds (None: ``all`` or not windowed)."""
-        return window_seconds(self.params.get("window", "all"))
-
-    @property
-    def horizon_seconds(self) -> float | None:
-        """How long a customer must have been known for a negative use of this leaf to be true
-        (RULES.md: someone added yesterday is not "silent for 30 days")."""
-        if self.kind == "last" and self.params.get("before_days") is not None:
-            return float(self.params["before_days"]) * 86400
-        return self.window_seconds
-
-
-@dataclass(eq=False, slots=True)
-class SegAll:
-    children: list[SegNode]
-    path: str
-
-
-@dataclass(eq=False, slots=True)
-class SegAny:
-    children: list[SegNode]
-    path: str
-
-
-@dataclass(eq=False, slots=True)
-class SegNot:
-    child: SegNode
-    path: str
-
-
-SegNode = SegLeaf | SegAll | SegAny | SegNot
-
-
-@dataclass(frozen=True, slots=True)
-class SegAction:
-    """``tag_customer`` (a tag through the outbox) or ``notify`` (an alert on the stream)."""
-
-    type: str
-    target: str
-
-
-@dataclass(eq=False, slots=True)
-class SegmentDef:
-    """One validated segment version."""
-
-    id: str
-    name: str
-    when: SegNode
-    schedule: dict[str, Any]
-    on_enter: list[SegAction]
-    on_leave: str
-    """``default`` (remove the tags this segment put on) or ``keep``."""
-    on_leave_actions: list[SegAction]
-    hold_days: float
-    guard_pct: float | None
-    first_run: str
-    enabled: bool
-    definition: dict[str, Any]
-    version: int = 0
-    lexicons: dict[str, list[str]] = field(default_factory=dict)
-    """The words of every lexicon or file its ``said`` conditions used (the version's snapshot)."""
-    index: LexicalIndex | None = field(default=None, repr=False)
-    """The lexical index of every ``said`` condition (built by the loader)."""
-
-    @property
-    def tags(self) -> list[str]:
-        """The tags this segment puts on when a customer enters."""
-        return [a.target for a in self.on_enter if a.type == "tag_customer"]
-
-    def leaves(self) -> list[SegLeaf]:
-        """Every leaf, in document order."""
-        return list(iter_seg_leaves(self.when))
-
-
-def iter_seg_leaves(node: SegNode) -> Iterable[SegLeaf]:
-    """Leaves of a segment condition."""
-    if isinstance(node, SegLeaf):
-        yield node
-    elif isinstance(node, SegNot):
-        yield from iter_seg_leaves(node.child)
-    else:
-        for child in node.children:
-            yield from iter_seg_leaves(child)
-
-
-def window_seconds(value: Any) -> float | None:
-    """``30d`` / ``12h`` → seconds; ``all`` → None."""
-    if value == "all" or value is None:
-        return None
-    m = _WINDOW.match(str(value))
-    if m is None:
-        raise ValueError(value)
-    return int(m.group(1)) * (86400 if m.group(2) == "d" else 3600)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-class SegmentParser:
+class SegmentParser(LeafParser):
     """Parses ``segments:`` of one document; every problem goes to ``report`` with its path."""
 
     def __init__(
@@ -198,12 +72,7 @@ class SegmentParser:
             return None
         before = self.errors
         sid = data.get("id")
-        if not isinstance(sid, str) or not re.match(r"^[a-z0-9._-]+$", sid):
-            self.report(f"{path}.id", "id is required: lower-case letters, digits, '.', '_' or '-'")
-        elif sid in seen:
-            self.report(f"{path}.id", f"duplicate segment id {sid!r}")
-        else:
-            seen.add(sid)
+        check_id(sid, f"{path}.id", seen, "segment", self.report)
         for key in data:
             if key not in SEGMENT_KEYS:
                 self.report(f"{path}.{key}", f"unknown key (known: {', '.join(SEGMENT_KEYS)})")
@@ -260,7 +129,7 @@ class SegmentParser:
             self.report(path, f"takes {{{key}: N}}")
             return default
         value = data[key]
-        if not _number(value) or value < 0:
+        if not is_number(value) or value < 0:
             self.report(f"{path}.{key}", f"{key} must be a number ≥ 0")
             return default
         return float(value)
@@ -310,222 +179,6 @@ class SegmentParser:
         self.report(path, "on_leave takes default, keep, or a list of {notify: …}")
         return "default", []
 
-    # -- conditions --------------------------------------------------------------------
-    def _node(self, data: Any, path: str, doc_ids: set[Any]) -> SegNode | None:
-        if not isinstance(data, dict) or len(data) != 1:
-            self.report(
-                path, "a condition is a mapping with exactly one key (all, any, not or a leaf)"
-            )
-            return None
-        ((key, body),) = data.items()
-        if key in ("all", "any"):
-            if not isinstance(body, list) or not body:
-                self.report(f"{path}.{key}", f"{key} takes a non-empty list of conditions")
-                return None
-            kids = [self._node(c, f"{path}.{key}[{i}]", doc_ids) for i, c in enumerate(body)]
-            if any(k is None for k in kids):
-                return None
-            nodes = [k for k in kids if k is not None]
-            return SegAll(nodes, path) if key == "all" else SegAny(nodes, path)
-        if key == "not":
-            child = self._node(body, f"{path}.not", doc_ids)
-            return SegNot(child, path) if child is not None else None
-        lpath = f"{path}.{key}"
-        if key not in LEAF_KEYS:
-            if key in REGISTRY:
-                self.report(
-                    lpath, f"{key} is a message-level operator: use it inside said: {{cond: …}}"
-                )
-            else:
-                self.report(lpath, f"unknown segment leaf {key!r} (known: {', '.join(LEAF_KEYS)})")
-            return None
-        if not isinstance(body, dict):
-            self.report(lpath, f"{key} takes a mapping of {', '.join(LEAF_KEYS[key])}")
-            return None
-        for k in body:
-            if k not in LEAF_KEYS[key]:
-                self.report(f"{lpath}.{k}", f"unknown key (known: {', '.join(LEAF_KEYS[key])})")
-                return None
-        handler: Callable[[dict[str, Any], str, set[Any]], SegLeaf | None]
-        handler = getattr(self, f"_leaf_{key}")
-        return handler(dict(body), lpath, doc_ids)
-
-    def _window_min(self, body: dict[str, Any], path: str) -> bool:
-        ok = True
-        window = body.setdefault("window", "all")
-        try:
-            window_seconds(window)
-        except ValueError:
-            self.report(f"{path}.window", "window is like 30d or 12h, or all")
-            ok = False
-        n = body.setdefault("min", 1)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            self.report(f"{path}.min", "min must be a whole number ≥ 1")
-            ok = False
-        return ok
-
-    def _choice(
-        self, body: dict[str, Any], key: str, choices: tuple[str, ...], default: str, path: str
-    ) -> bool:
-        value = body.setdefault(key, default)
-        if value not in choices:
-            self.report(f"{path}.{key}", f"{key} must be one of {', '.join(choices)}")
-            return False
-        return True
-
-    def _positive(
-        self, body: dict[str, Any], key: str, path: str, required: bool, default: float = 0
-    ) -> bool:
-        if key not in body:
-            if required:
-                self.report(f"{path}.{key}", f"{key} is required")
-                return False
-            body[key] = default
-            return True
-        if not _number(body[key]) or body[key] < 0:
-            self.report(f"{path}.{key}", f"{key} must be a number ≥ 0")
-            return False
-        return True
-
-    def _leaf_said(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._window_min(body, path) & self._choice(
-            body, "role", ("customer", "agent"), "customer", path
-        )
-        if "cond" not in body:
-            self.report(f"{path}.cond", "cond is required (a message-level condition)")
-            return None
-        cond = self.conditions.parse(body["cond"], f"{path}.cond", message_level=True)
-        for leaf in iter_leaves(cond):
-            if leaf.spec.feature:
-                self.report(
-                    leaf.path,
-                    f"{leaf.op} needs the {leaf.spec.feature} feature; said takes text operators",
-                )
-                ok = False
-        return SegLeaf("said", body, path, cond) if ok and cond is not None else None
-
-    def _leaf_hit(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._window_min(body, path)
-        rule = body.get("rule")
-        if not isinstance(rule, str) or not rule.strip():
-            self.report(f"{path}.rule", "rule is required (a rule id or a glob such as redline.*)")
-            return None
-        if self.rule_ids is not None and not any(fnmatchcase(r, rule) for r in self.rule_ids):
-            self.report(f"{path}.rule", f"unknown rule id {rule!r}: no rule matches it")
-            ok = False
-        sev = body.setdefault("severity_at_least", "low")
-        if sev not in SEVERITIES:
-            self.report(
-                f"{path}.severity_at_least",
-                f"severity_at_least must be one of {', '.join(SEVERITIES)}",
-            )
-            ok = False
-        return SegLeaf("hit", body, path) if ok else None
-
-    def _leaf_tag(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._choice(body, "source", ("auto", "manual", "any"), "any", path)
-        lists = [k for k in ("any_of", "all_of", "none_of") if k in body]
-        if not lists:
-            self.report(path, "tag takes any_of, all_of or none_of (tag names)")
-            return None
-        for k in lists:
-            names = body[k]
-            if isinstance(names, str):
-                body[k] = names = [names]
-            if (
-                not isinstance(names, list)
-                or not names
-                or not all(isinstance(n, str) and n.strip() for n in names)
-            ):
-                self.report(f"{path}.{k}", f"{k} takes a non-empty list of tag names")
-                ok = False
-        return SegLeaf("tag", body, path) if ok else None
-
-    def _leaf_attr(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        if not isinstance(body.get("field"), str) or not body["field"].strip():
-            self.report(
-                f"{path}.field", "field is required (a customer field or an extracted value)"
-            )
-            return None
-        op = body.get("op")
-        if op not in ATTR_OPS:
-            self.report(f"{path}.op", f"op must be one of {', '.join(ATTR_OPS)}")
-            return None
-        value = body.get("value")
-        if op in ("exists", "missing"):
-            if "value" in body:
-                self.report(f"{path}.value", f"{op} takes no value")
-                return None
-        elif op in ("in", "not_in"):
-            if not isinstance(value, list) or not value:
-                self.report(f"{path}.value", f"{op} takes a non-empty list")
-                return None
-        elif op == "between":
-            if not (
-                isinstance(value, list)
-                and len(value) == 2
-                and all(_number(v) for v in value)
-                and value[0] <= value[1]
-            ):
-                self.report(
-                    f"{path}.value", "between takes [low, high] numbers, low ≤ high (inclusive)"
-                )
-                return None
-        elif op in ("gt", "gte", "lt", "lte") and not _number(value):
-            self.report(f"{path}.value", f"{op} takes a number")
-            return None
-        elif op in ("eq", "ne") and not isinstance(value, str | int | float | bool):
-            self.report(f"{path}.value", f"{op} takes a string, number or true/false")
-            return None
-        return SegLeaf("attr", body, path)
-
-    def _leaf_last(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._choice(body, "role", ("customer", "agent"), "customer", path)
-        given = [k for k in ("within_days", "before_days") if k in body]
-        if len(given) != 1:
-            self.report(path, "last takes exactly one of within_days, before_days")
-            return None
-        ok &= self._positive(body, given[0], path, True)
-        body.setdefault("within_days", None)
-        body.setdefault("before_days", None)
-        return SegLeaf("last", body, path) if ok else None
-
-    def _leaf_silent(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._choice(body, "side", ("agent", "customer"), "agent", path)
-        ok &= self._positive(body, "over_hours", path, True)
-        return SegLeaf("silent", body, path) if ok else None
-
-    def _leaf_in_group(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        if not isinstance(body.get("match"), str) or not body["match"].strip():
-            self.report(f"{path}.match", "match is required (a group name or glob such as 家长群*)")
-            return None
-        ok = self._positive(body, "since_days", path, False)
-        return SegLeaf("in_group", body, path) if ok else None
-
-    def _leaf_event(self, body: dict[str, Any], path: str, _ids: set[Any]) -> SegLeaf | None:
-        ok = self._window_min(body, path)
-        if not isinstance(body.get("type"), str) or not body["type"].strip():
-            self.report(f"{path}.type", "type is required (group_join, group_leave, …)")
-            return None
-        where = body.setdefault("where", {})
-        if not isinstance(where, dict) or not all(isinstance(v, str) for v in where.values()):
-            self.report(f"{path}.where", "where takes a mapping of event field → value or glob")
-            ok = False
-        return SegLeaf("event", body, path) if ok else None
-
-    def _leaf_in_segment(
-        self, body: dict[str, Any], path: str, doc_ids: set[Any]
-    ) -> SegLeaf | None:
-        sid = body.get("id")
-        if not isinstance(sid, str) or not sid.strip():
-            self.report(f"{path}.id", "id is required (a segment id)")
-            return None
-        if sid not in doc_ids | (self.known_segments or set()):
-            self.report(f"{path}.id", f"unknown segment id {sid!r}")
-            return None
-        ok = self._positive(body, "for_days", path, False)
-        return SegLeaf("in_segment", body, path) if ok else None
-
     def _check_cycles(self, segments: list[SegmentDef], positions: dict[Any, int]) -> None:
         deps = {
             s.id: [leaf.params["id"] for leaf in s.leaves() if leaf.kind == "in_segment"]
@@ -551,24 +204,3 @@ class SegmentParser:
 
         for sid in deps:
             visit(sid, [])
-
-
-def run_order(segments: list[SegmentDef]) -> list[SegmentDef]:
-    """Segments ordered so an ``in_segment`` target runs before the segments that read it."""
-    by_id = {s.id: s for s in segments}
-    done: list[SegmentDef] = []
-    seen: set[str] = set()
-
-    def visit(s: SegmentDef) -> None:
-        if s.id in seen:
-            return
-        seen.add(s.id)
-        for leaf in s.leaves():
-            dep = by_id.get(leaf.params.get("id", "")) if leaf.kind == "in_segment" else None
-            if dep is not None:
-                visit(dep)
-        done.append(s)
-
-    for s in segments:
-        visit(s)
-    return done

@@ -27,7 +27,7 @@ from qc_service.rules.loader import (
     parse_rules_text,
 )
 from qc_service.rulesets.models import Rule, RuleVersion
-from qc_service.segments.service import publish_segments, stored_segment_ids
+from qc_service.segments.versions import known_refs, publish_segments
 from qc_service.tenancy.models import Tenant
 from qc_service.tenancy.service import get_or_create_tenant
 
@@ -50,10 +50,7 @@ def _load(
     known_rules: set[str] | None = None
     known_segments: set[str] | None = None
     if db_session is not None and tenant_id is not None:
-        known_rules = set(
-            db_session.scalars(select(Rule.rule_id).where(Rule.tenant_id == tenant_id))
-        )
-        known_segments = stored_segment_ids(db_session, tenant_id)
+        known_rules, known_segments = known_refs(db_session, tenant_id)
     try:
         return load_rules_data(doc, source_name=source_name, base_dir=base_dir,
                                known_rules=known_rules, known_segments=known_segments)  # fmt: skip

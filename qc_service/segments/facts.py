@@ -19,7 +19,7 @@ from qc_service.conversations.models import Conversation, Message
 from qc_service.customers.models import Customer, CustomerEvent
 from qc_service.review.models import Evidence, Violation
 from qc_service.rules.compiled import LexicalIndex
-from qc_service.rules.segment_lang import SegLeaf
+from qc_service.rules.segment_model import SegLeaf
 from qc_service.segments.leaves import EventRow, SaidRow, ViolationRow, said_counts, since
 from qc_service.segments.models import Segment, SegmentMember
 from qc_service.tagging.models import CustomerTag
@@ -55,7 +55,9 @@ class StoreFacts:
         return self.shared[key]
 
     def customers(self) -> set[int]:
-        return set(self.db.scalars(select(Customer.id).where(Customer.tenant_id == self.tenant_id)))
+        found: set[int] = self._once("customers", lambda: set(self.db.scalars(
+            select(Customer.id).where(Customer.tenant_id == self.tenant_id))))  # fmt: skip
+        return found
 
     def _message_spans(self) -> dict[tuple[int, str], tuple[datetime, datetime]]:
         spans: dict[tuple[int, str], tuple[datetime, datetime]] = self._once(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from qc_service.rules.compiled import LexicalIndex, build_context
 from qc_service.rules.evaluator import eval_message_level
 from qc_service.rules.model import SEVERITIES, Conversation, Message
-from qc_service.rules.segment_lang import SegAll, SegAny, SegLeaf, SegNode, SegNot, iter_seg_leaves
+from qc_service.rules.segment_model import SegAll, SegAny, SegLeaf, SegNode, SegNot, iter_seg_leaves
 
 SAID_BATCH = 2000
 """Messages normalized and matched together (one automaton scan per batch)."""
@@ -199,7 +199,9 @@ class Evaluator:
 
     @property
     def universe(self) -> set[int]:
-        return set(self._get("customers", self.facts.customers))
+        """Every customer of the tenant (read once; callers never change it)."""
+        found: set[int] = self._get("customers", self.facts.customers)
+        return found
 
     def known_for(self, seconds: float) -> set[int]:
         """Customers first seen at least ``seconds`` before ``as_of``."""

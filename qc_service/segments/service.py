@@ -8,8 +8,6 @@ once. A lease on the segment row keeps two runs of one segment from both applyin
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,8 +23,7 @@ from qc_service.db.base import utcnow
 from qc_service.db.session import insert_rows, write_transaction
 from qc_service.rules.compiled import iter_leaves
 from qc_service.rules.loader import index_leaves, load_rules_data
-from qc_service.rules.segment_lang import SegmentDef, run_order
-from qc_service.rulesets.models import Rule
+from qc_service.rules.segment_model import SegmentDef, run_order
 from qc_service.segments.facts import StoreFacts
 from qc_service.segments.leaves import Evaluator
 from qc_service.segments.models import (
@@ -34,8 +31,8 @@ from qc_service.segments.models import (
     SegmentMember,
     SegmentRun,
     SegmentTransition,
-    SegmentVersion,
 )
+from qc_service.segments.versions import active_segments, known_refs
 from qc_service.tagging.models import CustomerTag
 from qc_service.tagging.service import add_tag_to_many, remove_tag
 from qc_service.tenancy.models import Employee
@@ -46,71 +43,6 @@ LEASE = timedelta(minutes=10)
 
 class SegmentBusy(RuntimeError):
     """Another run holds the segment's lease."""
-
-
-# -- versions ------------------------------------------------------------------------------
-def _checksum(seg: SegmentDef) -> str:
-    blob = json.dumps({"d": seg.definition, "l": seg.lexicons}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def publish_segments(
-    *, db_session: Session, tenant_id: str, segments: list[SegmentDef]
-) -> list[tuple[str, int, bool]]:
-    """A new immutable version of every segment that changed; ``(id, version, created)``."""
-    out = []
-    for seg in segments:
-        row = db_session.scalars(
-            select(Segment).where(Segment.tenant_id == tenant_id, Segment.segment_id == seg.id)
-        ).one_or_none()
-        if row is None:
-            row = Segment(tenant_id=tenant_id, segment_id=seg.id, name=seg.name, enabled=seg.enabled,
-                          current_version=0)  # fmt: skip
-            db_session.add(row)
-            db_session.flush()
-        checksum = _checksum(seg)
-        latest = db_session.scalars(
-            select(SegmentVersion).where(SegmentVersion.segment_pk == row.id)
-            .order_by(SegmentVersion.version.desc()).limit(1)
-        ).one_or_none()  # fmt: skip
-        if latest is not None and latest.checksum == checksum:
-            out.append((seg.id, latest.version, False))
-            continue
-        version = (latest.version if latest else 0) + 1
-        db_session.add(SegmentVersion(segment_pk=row.id, version=version, definition=seg.definition,
-                                      lexicons=seg.lexicons, checksum=checksum))  # fmt: skip
-        row.current_version, row.name, row.enabled = version, seg.name, seg.enabled
-        out.append((seg.id, version, True))
-    db_session.flush()
-    return out
-
-
-def stored_segment_ids(db_session: Session, tenant_id: str) -> set[str]:
-    """Ids of the tenant's published segments (``in_segment`` may name them)."""
-    return set(db_session.scalars(select(Segment.segment_id).where(Segment.tenant_id == tenant_id)))
-
-
-def active_segments(db_session: Session, tenant_id: str) -> list[tuple[Segment, SegmentDef]]:
-    """The tenant's segments at their current versions, compiled, in run order."""
-    rows = db_session.execute(
-        select(Segment, SegmentVersion)
-        .join(SegmentVersion, (SegmentVersion.segment_pk == Segment.id)
-              & (SegmentVersion.version == Segment.current_version))
-        .where(Segment.tenant_id == tenant_id).order_by(Segment.id)
-    ).all()  # fmt: skip
-    if not rows:
-        return []
-    doc = {"rules": [], "segments": [v.definition for _, v in rows]}
-    snapshot = {s.segment_id: v.lexicons for s, v in rows}
-    ruleset = load_rules_data(doc, source_name=f"tenant {tenant_id}", snapshot={},
-                              segment_snapshot=snapshot)  # fmt: skip
-    by_id = {s.segment_id: (s, v) for s, v in rows}
-    out = []
-    for seg in run_order(ruleset.segments):
-        row, version = by_id[seg.id]
-        seg.version, seg.enabled = version.version, row.enabled
-        out.append((row, seg))
-    return out
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -317,13 +249,12 @@ def _external_ids(db: Session, ids: list[int]) -> dict[int, str]:
 
 def _apply(
     db: Session, tenant_id: str, pk: int, seg: SegmentDef, run_id: str, as_of: datetime,
-    items: list[tuple[str, int]], p: Plan, result: RunResult,
+    todo: list[tuple[str, int]], p: Plan, result: RunResult,
 ) -> None:  # fmt: skip
     """One batch of transitions with their effects. No re-check of the member rows per batch:
     the plan was made under the segment's lease from the members as committed (a killed run's
     batches included), the lease is re-checked per batch, and the members' primary key refuses
     a double entry (its batch rolls back whole)."""
-    todo = items
     entering = [CustomerRef(*row) for row in db.execute(
         select(Customer.id, Customer.tenant_id, Customer.external_id, Customer.owner_external_id)
         .where(Customer.id.in_([c for a, c in todo if a == "enter"])).order_by(Customer.id))]  # fmt: skip
@@ -396,9 +327,9 @@ def _notify(
 def preview(db_session: Session, tenant_id: str, doc: Any, segment_id: str | None = None,
             as_of: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Counts a real run would apply for a draft document's segments (nothing stored)."""
-    known_rules = set(db_session.scalars(select_rule_ids(tenant_id)))
+    known_rules, known_segments = known_refs(db_session, tenant_id)
     ruleset = load_rules_data(doc, source_name="draft", known_rules=known_rules,
-                              known_segments=stored_segment_ids(db_session, tenant_id))  # fmt: skip
+                              known_segments=known_segments)  # fmt: skip
     as_of = as_of or utcnow()
     evaluator = Evaluator(StoreFacts(db_session, tenant_id, as_of), as_of)
     out = []
@@ -411,8 +342,3 @@ def preview(db_session: Session, tenant_id: str, doc: Any, segment_id: str | Non
         out.append({"segment_id": seg.id, "members": len(p.members), "enter": len(p.enter),
                     "leave": len(p.leave), "held": p.held, "as_of": as_of.isoformat()})  # fmt: skip
     return out
-
-
-def select_rule_ids(tenant_id: str) -> Any:
-    """The tenant's stored rule ids (a draft's ``hit`` may name them)."""
-    return select(Rule.rule_id).where(Rule.tenant_id == tenant_id)
