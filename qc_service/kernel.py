@@ -133,7 +133,9 @@ def build_process(
                 else InProcessLane(store, lambda _event: None)
             )
         enqueue = lane.send_job if isinstance(lane, CeleryLane) else None
-        process.scheduler = Scheduler(store, lane.submit, enqueue=enqueue)
+        hub = process.hub or (make_hub(settings.broker_url) if settings.broker_url else None)
+        process.scheduler = Scheduler(store, lane.submit, enqueue=enqueue,
+                                      publish=hub.publish if hub is not None else None)  # fmt: skip
     if with_dispatcher:
         process.dispatcher = Dispatcher(store.session_factory, BridgeSettings())
     return process

@@ -92,11 +92,18 @@ def rules_check(path: Path = typer.Argument(..., help="rule file (YAML or JSON)"
 
 @rules_app.command("import")
 def rules_import(path: Path = typer.Argument(..., help="rule file (YAML or JSON)")) -> None:
-    """Publish a rule file to the store: a new immutable version of every changed rule."""
-    _load_rules(path)
+    """Publish a rule file to the store: a new immutable version of every changed rule (checked
+    against the store: a segment's ``hit`` may name a rule published earlier)."""
+    if not path.is_file():
+        err.print(f"[red]rule error[/red] {path}: no such file")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE)
     store = open_store(get_settings())
     try:
         rules_cmds.import_file(store, path, Console())
+    except (QCError, RuleValidationError) as exc:
+        for line in str(exc).splitlines():
+            err.print(f"[red]rule error[/red] {line}")
+        raise typer.Exit(analyze_cmd.EXIT_UNUSABLE) from None
     finally:
         store.close()
 

@@ -20,7 +20,7 @@ from qc_service.db.session import write_transaction
 from qc_service.pipeline.asr import transcribe_stored
 from qc_service.pipeline.service import analyze_conversation
 from qc_service.rules.backtest import BacktestReport
-from qc_service.rules.loader import load_rules_file, parse_rules_text
+from qc_service.rules.loader import parse_rules_text
 from qc_service.rulesets import authoring, history
 from qc_service.rulesets.router import parse_since
 from qc_service.rulesets.service import publish
@@ -28,8 +28,8 @@ from qc_service.store import Store
 
 
 def import_file(store: Store, path: Path, console: Console) -> None:
-    """Publish a rule file as new versions."""
-    ruleset = load_rules_file(path)  # resolves lexicon files relative to the file
+    """Publish a rule file as new versions. Validated by ``publish`` against the store, so a
+    segment's ``hit`` may name a rule published earlier and not in this file."""
     doc = parse_rules_text(path.read_text(encoding="utf-8"), str(path))
     with write_transaction(store.session_factory) as db:
         out = publish(db_session=db, tenant_id=store.settings.default_tenant, doc=doc, source="file",
@@ -40,7 +40,8 @@ def import_file(store: Store, path: Path, console: Console) -> None:
                        entity_type="rule", entity_id=rule_id, after={"version": version, "source": str(path)})  # fmt: skip
     for rule_id, version, created in out:
         console.print(f"{rule_id}: version {version} {'published' if created else 'unchanged'}")
-    console.print(f"{len(ruleset.rules)} rules in {path}")
+    segments = f", {len(doc.get('segments') or [])} segments" if doc.get("segments") else ""
+    console.print(f"{len(doc.get('rules') or [])} rules{segments} in {path}")
 
 
 def _precision(x: dict[str, Any] | None) -> str:

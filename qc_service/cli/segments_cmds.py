@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qc_service.alerts.hub import RedisHub
 from qc_service.config import get_settings
 from qc_service.segments.service import RunResult, run_segments
 from qc_service.store import open_store
@@ -52,8 +53,12 @@ def run(
     settings = get_settings()
     store = open_store(settings)
     try:
+        hub = (
+            RedisHub(settings.broker_url) if settings.broker_url else None
+        )  # reaches every API process
         results = run_segments(store.session_factory, settings.default_tenant, as_of=when,
-                               only=segment, dry_run=dry_run)  # fmt: skip
+                               only=segment, dry_run=dry_run,
+                               publish=hub.publish if hub is not None else None)  # fmt: skip
     except LookupError as exc:
         err.print(f"[red]{exc.args[0]}[/red]")
         raise typer.Exit(2) from None

@@ -23,13 +23,16 @@ class DuplicateJob(Exception):
 class JobContext:
     """What a job gets: the store (settings), the session of the job's transaction, the
     scheduler's clock; it appends conversation ids for the deep lane (``to_submit``) and effects
-    outside the database (``after_commit``), both run only after its transaction commits."""
+    outside the database (``after_commit``), both run only after its transaction commits.
+    ``publish`` puts an alert on this process's alert stream (Redis pub/sub with a broker; a
+    no-op in a process that serves no stream and has no broker)."""
 
     store: Any
     db_session: Any
     now: datetime
     to_submit: list[int] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    publish: Callable[[dict[str, Any]], None] = field(default=lambda _event: None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,8 +106,9 @@ def is_due(job: Job, last: datetime | None, now: datetime) -> bool:
 
 
 def run_job(
-    store: Any, job: Job, submit: Callable[[int], None], now: datetime, *, force: bool = False
-) -> dict[str, Any]:
+    store: Any, job: Job, submit: Callable[[int], None], now: datetime, *, force: bool = False,
+    publish: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Run one job in its own transaction, holding its row lock, if it is (still) due; then
     submit the conversations it queued and run its after-commit effects (files to delete…).
     Returns ``{"skipped": "not due"}`` when another process ran it meanwhile."""
@@ -116,6 +117,8 @@ def run_job(
         if not force and not is_due(job, last, now):
             return {"skipped": "not due"}
         ctx = JobContext(store=store, db_session=db_session, now=now)
+        if publish is not None:
+            ctx.publish = publish
         result = job.fn(ctx)
         _set(db_session, f"job:{job.name}", now)
     for pk in ctx.to_submit:
@@ -130,9 +133,12 @@ class Scheduler:
 
     def __init__(self, store: Any, submit: Callable[[int], None], *, holder: str | None = None,
                  jobs: dict[str, Job] | None = None,
-                 enqueue: Callable[[str], bool] | None = None) -> None:  # fmt: skip
+                 enqueue: Callable[[str], bool] | None = None,
+                 publish: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
         self.store = store
         self.submit = submit
+        self.publish = publish
+        """Alerts a job raises (a segment's ``notify``) go to this process's stream."""
         self.enqueue = enqueue
         """With a broker: send a due job to the workers (True when the broker took it)."""
         self.holder = holder or holder_id()
@@ -179,7 +185,8 @@ class Scheduler:
                         )  # in flight; the worker marks the run
                     out.results[name] = {"enqueued": True}
                     continue
-                out.results[name] = run_job(self.store, job, self.submit, now, force=force)
+                out.results[name] = run_job(self.store, job, self.submit, now, force=force,
+                                             publish=self.publish)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("job %s failed", name)
                 out.errors[name] = f"{type(exc).__name__}: {exc}"

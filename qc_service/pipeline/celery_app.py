@@ -86,7 +86,8 @@ def register_tasks(app: Celery, store: Store) -> None:
         if job is None:
             log.error("no job named %s in this worker (is it an older version?)", name)
             return
-        run_job(store, job, CeleryLane(app, settings.celery_queue).submit, utcnow())
+        run_job(store, job, CeleryLane(app, settings.celery_queue).submit, utcnow(),
+                publish=hub.publish)  # fmt: skip
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=settings.task_max_retries)
     def analyze_conversation(self: Task, conversation_id: int) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qc_service.conversations.models import Conversation, Message
@@ -134,11 +134,13 @@ class StoreFacts:
         ]
 
     def tags(self) -> dict[int, dict[str, str]]:
+        """The tags held at ``as_of``: put on by then and not taken off by then (a tag row keeps
+        its last removal only, so a back-dated run sees the latest on/off period)."""
         out: dict[int, dict[str, str]] = {}
         rows = self.db.execute(
             select(CustomerTag.customer_id, CustomerTag.tag, CustomerTag.source).where(
-                CustomerTag.tenant_id == self.tenant_id, CustomerTag.removed_at.is_(None),
-                CustomerTag.first_seen_at <= self.as_of,
+                CustomerTag.tenant_id == self.tenant_id, CustomerTag.first_seen_at <= self.as_of,
+                or_(CustomerTag.removed_at.is_(None), CustomerTag.removed_at > self.as_of),
             )
         )  # fmt: skip
         for c, tag, source in rows:

@@ -53,7 +53,8 @@ def run_due(ctx: JobContext) -> dict[str, Any]:
     def run_all() -> None:
         for tenant in tenants:
             run_segments(store.session_factory, tenant, as_of=now, trigger="schedule",
-                         due=lambda row, seg: is_due(seg.schedule, tz, row.last_run_at, now))  # fmt: skip
+                         due=lambda row, seg: is_due(seg.schedule, tz, row.last_run_at, now),
+                         publish=ctx.publish)  # fmt: skip
 
     if tenants:
         ctx.after_commit.append(run_all)

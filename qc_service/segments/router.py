@@ -154,14 +154,19 @@ async def preview_segment(
 @router.post("/{segment_id}/run", response_model=RunResultOut, responses={404: {"model": ErrorOut}},
              summary="Run a segment now")  # fmt: skip
 def run_segment(
-    segment_id: str, store: StoreDep, db: DbSession, scope: WriteSegments,
+    segment_id: str, store: StoreDep, db: DbSession, scope: WriteSegments, request: Request,
     dry_run: Annotated[bool, Query()] = False,
 ) -> RunResultOut:  # fmt: skip
     """Run one published segment now (``dry_run``: count only), as ``qc segments run`` does."""
     views.get_segment_row(db, scope, segment_id)
     db.rollback()  # release this request's read before the run writes (SQLite)
     (r,) = run_segments(
-        store.session_factory, scope.tenant_id, only=segment_id, dry_run=dry_run, trigger="api"
+        store.session_factory,
+        scope.tenant_id,
+        only=segment_id,
+        dry_run=dry_run,
+        trigger="api",
+        publish=request.app.state.hub.publish,
     )
     return RunResultOut(segment_id=r.segment_id, run_id=r.run_id, status=r.status, members=r.members,
                         entered=len(r.entered), left=len(r.left), tags=len(r.tags), error=r.error)  # fmt: skip

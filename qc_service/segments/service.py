@@ -24,6 +24,7 @@ from qc_service.db.session import insert_rows, write_transaction
 from qc_service.rules.compiled import iter_leaves
 from qc_service.rules.loader import index_leaves, load_rules_data
 from qc_service.rules.segment_model import SegmentDef, run_order
+from qc_service.rulesets.service import active_ruleset
 from qc_service.segments.facts import StoreFacts
 from qc_service.segments.leaves import Evaluator
 from qc_service.segments.models import (
@@ -34,7 +35,7 @@ from qc_service.segments.models import (
 )
 from qc_service.segments.versions import active_segments, known_refs
 from qc_service.tagging.models import CustomerTag
-from qc_service.tagging.service import add_tag_to_many, remove_tag
+from qc_service.tagging.service import add_tag_to_many, remove_tag, replace_in_group
 from qc_service.tenancy.models import Employee
 
 APPLY_BATCH = 2000
@@ -126,11 +127,12 @@ def run_segments(
     factory: sessionmaker[Session], tenant_id: str, *, as_of: datetime | None = None,
     only: str | None = None, dry_run: bool = False, trigger: str = "cli",
     due: Callable[[Segment, SegmentDef], bool] | None = None,
-    on_batch: Callable[[], None] | None = None,
+    on_batch: Callable[[], None] | None = None, publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[RunResult]:  # fmt: skip
     """Run the tenant's enabled segments (or ``only``) at ``as_of`` (default now), in dependency
     order; ``due`` filters (the scheduler). A failure or a held guard is a result, not an
-    exception: the other segments still run."""
+    exception: the other segments still run. ``publish`` puts each batch's ``notify`` alerts on
+    the alert stream once that batch has committed (the outbox has them either way)."""
     as_of = as_of or utcnow()
     with factory() as db:
         segments = [(r, s) for r, s in active_segments(db, tenant_id)
@@ -144,7 +146,7 @@ def run_segments(
         run_id = uuid.uuid4().hex
         try:
             results.append(_run_one(factory, tenant_id, row.id, seg, as_of, run_id, dry_run,
-                                    trigger, on_batch, shared))  # fmt: skip
+                                    trigger, on_batch, shared, publish))  # fmt: skip
         except SegmentBusy as exc:
             results.append(RunResult(seg.id, run_id, as_of, "busy", error=str(exc)))
         except Exception as exc:  # noqa: BLE001 — a failed segment is reported; the others run
@@ -161,7 +163,9 @@ def shared_facts(
     """What every segment of one run shares: the ``said`` leaves of all of them counted in one
     pass over the messages (one automaton for all their words), and the facts no run changes."""
     said = [leaf for seg in segments for leaf in seg.leaves() if leaf.kind == "said"]
-    shared: dict[str, Any] = {"said": {}}
+    with factory() as db:
+        groups = active_ruleset(db_session=db, tenant_id=tenant_id).exclusive_groups()
+    shared: dict[str, Any] = {"said": {}, "groups": groups}
     if said:
         index = index_leaves(
             [x for leaf in said if leaf.cond is not None for x in iter_leaves(leaf.cond)]
@@ -190,7 +194,7 @@ def _finish(factory: sessionmaker[Session], run_id: str, status: str, **values: 
 def _run_one(
     factory: sessionmaker[Session], tenant_id: str, pk: int, seg: SegmentDef, as_of: datetime,
     run_id: str, dry_run: bool, trigger: str, on_batch: Callable[[], None] | None,
-    shared: dict[str, Any],
+    shared: dict[str, Any], publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:  # fmt: skip
     if not dry_run:
         with write_transaction(factory) as db:
@@ -219,10 +223,14 @@ def _run_one(
         return result
     todo = [("enter", c) for c in p.enter] + [("leave", c) for c in p.leave]
     for i in range(0, len(todo), APPLY_BATCH):
+        published = len(result.alerts)
         with write_transaction(factory) as db:
             if not _lease(db, pk, run_id, utcnow()):
                 raise SegmentBusy(f"segment {seg.id}: the run lost its lease")
-            _apply(db, tenant_id, pk, seg, run_id, as_of, todo[i : i + APPLY_BATCH], p, result)
+            _apply(db, tenant_id, pk, seg, run_id, as_of, todo[i : i + APPLY_BATCH], p, result,
+                   shared.get("groups", {}))  # fmt: skip
+        for event in result.alerts[published:] if publish is not None else ():
+            publish(event)
         if on_batch is not None:
             on_batch()
     with write_transaction(factory) as db:
@@ -250,6 +258,7 @@ def _external_ids(db: Session, ids: list[int]) -> dict[int, str]:
 def _apply(
     db: Session, tenant_id: str, pk: int, seg: SegmentDef, run_id: str, as_of: datetime,
     todo: list[tuple[str, int]], p: Plan, result: RunResult,
+    groups: dict[str, set[str]] | None = None,
 ) -> None:  # fmt: skip
     """One batch of transitions with their effects. No re-check of the member rows per batch:
     the plan was made under the segment's lease from the members as committed (a killed run's
@@ -273,10 +282,18 @@ def _apply(
     evidence = [{"kind": "segment", "segment_id": seg.id, "segment_version": seg.version,
                  "run_id": run_id, "as_of": as_of.isoformat()}]  # fmt: skip
     for tag in seg.tags:
+        group = set().union(*(g for g in (groups or {}).values() if tag in g))
         for customer in add_tag_to_many(db_session=db, customers=entering, tag=tag, source="segment",
                                         rule_id=seg.id, rule_version=seg.version, evidence=evidence):  # fmt: skip
             result.tags.append({"type": "tag", "action": "add", "customer_id": customer.external_id,
                                 "tag": tag, "segment_id": seg.id})  # fmt: skip
+            for other in (
+                replace_in_group(db_session=db, customer=customer, tag=tag, group_tags=group)
+                if group
+                else ()
+            ):
+                result.tags.append({"type": "tag", "action": "remove", "customer_id": customer.external_id,
+                                    "tag": other, "segment_id": seg.id})  # fmt: skip
     if not (p.first_run and seg.first_run == "tag_only"):
         targets = [a.target for a in seg.on_enter if a.type == "notify"]
         for customer in entering:
@@ -307,18 +324,22 @@ def _notify(
     db: Session, seg: SegmentDef, customer: Customer | CustomerRef, action: str, targets: list[str],
     as_of: datetime, result: RunResult,
 ) -> None:  # fmt: skip
-    """An alert per target: through the outbox (CRM/webhook) and, after commit, the stream."""
+    """An alert per target, in the stream's shape (``employee_id``, ``supervisor_id``, ``team``:
+    whom it is for, as ``alerts.router.in_scope`` reads it): an ``alert.raised`` outbox event
+    now, and on the SSE stream once the batch commits (``run_segments``' ``publish``)."""
+    if not targets:
+        return
+    owner = customer.owner_external_id
+    emp = db.scalars(select(Employee).where(Employee.tenant_id == customer.tenant_id,
+                                            Employee.external_id == owner)).one_or_none() if owner else None  # fmt: skip
     for target in targets:
-        employee = customer.owner_external_id
-        if target == "supervisor" and employee:
-            emp = db.scalars(select(Employee).where(Employee.tenant_id == customer.tenant_id,
-                                                    Employee.external_id == employee)).one_or_none()  # fmt: skip
-            employee = emp.supervisor_external_id if emp is not None else None
-        elif target not in ("owner", "supervisor"):
-            employee = target
+        employee = owner if target in ("owner", "supervisor") else target
         payload = {"kind": "segment", "tenant": customer.tenant_id, "segment_id": seg.id,
-                   "segment_name": seg.name, "action": action, "target": target,
-                   "employee_id": employee, "as_of": as_of.isoformat()}  # fmt: skip
+                   "segment_name": seg.name, "segment_version": seg.version, "run_id": result.run_id,
+                   "action": action, "target": target, "employee_id": employee,
+                   "supervisor_id": emp.supervisor_external_id if emp else None,
+                   "team": emp.team if emp else None, "as_of": as_of.isoformat(),
+                   "id": f"segment:{result.run_id}:{customer.external_id}:{target}"}  # fmt: skip
         enqueue(db_session=db, tenant_id=customer.tenant_id, event_type="alert.raised",
                 customer_external_id=customer.external_id, data=payload)  # fmt: skip
         result.alerts.append({**payload, "customer_id": customer.external_id})

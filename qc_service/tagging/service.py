@@ -124,7 +124,7 @@ def _evidence_key(e: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def active_tags(*, db_session: Session, customer: Customer) -> list[CustomerTag]:
+def active_tags(*, db_session: Session, customer: Customer | CustomerRef) -> list[CustomerTag]:
     """The tags on a customer now, oldest first."""
     return list(
         db_session.scalars(
@@ -136,7 +136,7 @@ def active_tags(*, db_session: Session, customer: Customer) -> list[CustomerTag]
 
 
 def remove_tag(
-    *, db_session: Session, customer: Customer, tag: str, actor: str, reason: str
+    *, db_session: Session, customer: Customer | CustomerRef, tag: str, actor: str, reason: str
 ) -> bool:
     """Take a tag off a customer (a salesperson, an exclusive group, a group leave); True if it was on."""
     row = db_session.scalars(
@@ -219,7 +219,7 @@ def clear_override(*, db_session: Session, customer: Customer, tag: str) -> str 
 
 
 def replace_in_group(
-    *, db_session: Session, customer: Customer, tag: str, group_tags: set[str]
+    *, db_session: Session, customer: Customer | CustomerRef, tag: str, group_tags: set[str]
 ) -> list[str]:
     """Exclusive groups: putting ``tag`` on removes the group's other tags (小学 → 初中)."""
     removed = []

@@ -3,6 +3,7 @@ backends: windows end at ``as_of`` and start exclusive, negative leaves wait for
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -109,7 +110,10 @@ def test_tag_attr_in_group_event_in_segment(store: Store) -> None:
         w.tag("a", "已成交")
         w.tag("a", "小学", source="manual")
         w.customer("b", name="王先生", extra={"values": {"age": 8}})
+        w.tag("b", "待回访", removed=AS_OF + timedelta(hours=1))  # held at as_of, removed later
         w.customer("c", extra={"values": {"age": 13}})
+        w.tag("c", "待回访", removed=ago(hours=1))  # taken off before as_of
+        w.tag("c", "明天的", at=AS_OF + timedelta(hours=1))  # put on after as_of
         w.event("a", "group_join", "家长群3", ago(days=10))
         w.event("b", "group_join", "家长群1", ago(days=10))
         w.event("b", "group_leave", "家长群1", ago(days=2))
@@ -121,6 +125,7 @@ def test_tag_attr_in_group_event_in_segment(store: Store) -> None:
     assert members(store, "{tag: {any_of: [小学], source: auto}}") == set()
     assert members(store, "{tag: {all_of: [已成交, 小学], source: any}}") == {"a"}
     assert members(store, "{tag: {none_of: [已成交]}}") == {"b", "c"}
+    assert members(store, "{tag: {any_of: [待回访, 明天的]}}") == {"b"}  # the tags held at as_of
     assert members(store, "{tag: {any_of: [小学], none_of: [已成交]}}") == set()  # every list holds
     assert members(store, "{attr: {field: age, op: between, value: [6, 12]}}") == {"b"}
     assert members(store, "{attr: {field: age, op: missing}}") == {"a"}

@@ -17,7 +17,7 @@ from qc_service.segments import service as segments
 from qc_service.segments.models import Segment, SegmentMember, SegmentRun, SegmentTransition
 from qc_service.store import Store
 from qc_service.tagging.models import CustomerTag
-from qc_service.tagging.service import add_tag, clear_override, remove_by_person
+from qc_service.tagging.service import add_tag, clear_override, lock_tag, remove_by_person
 from tests.segments.world import AS_OF, World, ago
 
 DAY = timedelta(days=1)
@@ -135,6 +135,28 @@ def test_guard_holds_a_run_that_would_drop_most_members_but_never_the_first(stor
     assert count(store, SegmentRun, SegmentRun.status == "held") == 1
 
 
+def test_a_segment_tag_replaces_the_other_tags_of_its_exclusive_group(store: Store) -> None:
+    """RULES.md: "exclusive groups apply" to a segment's tag as to a tag rule's: entering puts
+    高意向 on and takes 新客 (same group, by a rule) off; a locked one would stay."""
+    setup(store, customers=2, on_enter=[{"tag_customer": "高意向"}])
+    stage = {"kind": "tag", "exclusive_group": "阶段", "when": {"keyword": {"words": ["无关词"]}}}
+    with write_transaction(store.session_factory) as db:
+        publish(db_session=db, tenant_id="default", source="api", source_name="test", doc={"rules": [
+            {**stage, "id": "stage.new", "name": "新客", "tag": "新客"},
+            {**stage, "id": "stage.hot", "name": "高意向", "tag": "高意向"}]})  # fmt: skip
+        w = World(db)
+        for cid in ("u0", "u1"):
+            add_tag(db_session=db, customer=w.customer(cid), tag="新客", source="rule", rule_id="stage.new",
+                    rule_version=1, evidence=[])  # fmt: skip
+        lock_tag(db_session=db, customer=w.customer("u1"), tag="新客", actor="s1", reason="checked")
+    result = run(store)
+    assert tag_on(store, "u0", "高意向") and not tag_on(store, "u0", "新客")
+    assert tag_on(store, "u1", "高意向") and tag_on(store, "u1", "新客")  # a person locked it
+    assert {"type": "tag", "action": "remove", "customer_id": "u0", "tag": "新客",
+            "segment_id": "seg.quote"} in result.tags  # fmt: skip
+    assert count(store, OutboxEvent, OutboxEvent.event_type == "tag.removed") == 1
+
+
 def test_notify_after_the_first_run(store: Store) -> None:
     setup(store, customers=1)
     run(store)
@@ -143,6 +165,12 @@ def test_notify_after_the_first_run(store: Store) -> None:
     second = run(store, AS_OF + DAY)
     assert second.entered == ["late"] and [a["employee_id"] for a in second.alerts] == ["e1"]
     assert count(store, OutboxEvent, OutboxEvent.event_type == "alert.raised") == 1
+    published: list[dict[str, Any]] = []
+    with write_transaction(store.session_factory) as db:
+        World(db).chat("later", ("customer", "报价", AS_OF + DAY + timedelta(hours=1)))
+    third = run(store, AS_OF + 2 * DAY, publish=published.append)
+    assert [(a["customer_id"], a["employee_id"], a["supervisor_id"], a["team"]) for a in published] == [
+        ("later", "e1", "e9", "销售一组")] and published == third.alerts  # fmt: skip
 
 
 @pytest.mark.parametrize("killed_after", [0, 1, 2, 3])

@@ -51,3 +51,13 @@ def test_the_job_runs_due_segments_once_per_slot(store: Store) -> None:
         assert db.scalar(select(func.count()).select_from(SegmentMember)) == 2
         runs = db.scalars(select(SegmentRun.trigger)).all()
     assert runs == ["schedule"]  # the second tick found nothing due
+
+
+def test_the_scheduled_run_publishes_notify_alerts_to_the_process_stream(store: Store) -> None:
+    setup(store, customers=2, first_run="full")  # the first run notifies too
+    published: list[dict[str, object]] = []
+    job = registered()["segments.run_due"]
+    run_job(store, job, lambda _pk: None, AS_OF + timedelta(minutes=5), force=True,
+            publish=published.append)  # fmt: skip
+    assert sorted((a["customer_id"], a["employee_id"], a["action"]) for a in published) == [
+        ("u0", "e1", "enter"), ("u1", "e1", "enter")]  # fmt: skip

@@ -77,10 +77,11 @@ class World:
         self.db.flush()
         return v
 
-    def tag(self, cid: str, tag: str, source: str = "rule", at: datetime | None = None) -> None:
+    def tag(self, cid: str, tag: str, source: str = "rule", at: datetime | None = None,
+            removed: datetime | None = None) -> None:  # fmt: skip
         at = at or ago(days=1)
-        self.db.add(CustomerTag(tenant_id=self.tenant, customer_id=self.customer(cid).id, tag=tag,
-                                source=source, evidence=[], first_seen_at=at, last_seen_at=at))  # fmt: skip
+        self.db.add(CustomerTag(tenant_id=self.tenant, customer_id=self.customer(cid).id, tag=tag, source=source,
+                                evidence=[], first_seen_at=at, last_seen_at=at, removed_at=removed))  # fmt: skip
         self.db.flush()
 
     def event(self, cid: str, type_: str, group: str, ts: datetime) -> None:
