@@ -1,10 +1,14 @@
 """Delivering committed outbox events: retries with backoff, per-customer order, dead letters.
 
-Why one event per transaction: the row is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
-SQLite's single writer via ``write_transaction``), delivered and its outcome recorded in the
-same transaction, so two dispatchers never deliver one event at once, and a process killed
-between the CRM call and the commit leaves exactly that one event pending: it is re-delivered
-with the same ``id`` (the receiver's idempotency key). That is the only duplicate there is.
+Why claim, call, record: the row is claimed in a short transaction (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL; SQLite's single writer via ``write_transaction``) that counts the attempt and
+reserves it for ``QC_OUTBOX_CLAIM_SECONDS``; the CRM is called with no transaction open, and the
+outcome is recorded in a second one. A slow CRM therefore never holds the database's write lock
+(on SQLite a 5 s call inside the transaction made every ingest wait 5 s), two dispatchers never
+deliver one event at once, and a process killed between the call and the record leaves exactly
+that event claimed: due again when the claim runs out, re-delivered with the same ``id`` (the
+receiver's idempotency key). That is the only duplicate there is. Adapters that write our own
+tables (``local``) deliver inside the recording transaction instead: exactly-once.
 
 Ordering: an event is due only when no older event of its ``ordering_key`` (tenant:customer) is
 ``pending`` or ``failed``. A ``dead`` event does not block later ones (one poisoned event must not
@@ -14,6 +18,7 @@ silence a customer forever); ``replay`` makes it pending again and it is deliver
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import logging
 import signal
@@ -28,7 +33,14 @@ import tenacity
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from crm_bridge.adapters.base import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from crm_bridge.adapters.base import (
+    BudgetExhausted,
+    CrmAdapter,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    SkipDelivery,
+)
 from crm_bridge.adapters.registry import AdapterPool, tenant_adapter_slug
 from crm_bridge.outbox.models import OutboxEvent
 from crm_bridge.settings import BridgeSettings
@@ -85,6 +97,10 @@ class Attempt:
     attempts: int
     error: str | None
     next_attempt_at: datetime | None
+    paced: bool = False
+    """The adapter's call budget had no room: the pass stops (the event waits, uncounted)."""
+    carried: int = 1
+    """Events this one call carried (coalesced by the adapter)."""
 
 
 @dataclass(slots=True)
@@ -120,24 +136,75 @@ def _record(
         row.status, row.delivered_at, row.next_attempt_at = "delivered", when, None
         return
     row.last_error = error.message[:MAX_ERROR_CHARS]
+    if isinstance(error, SkipDelivery):
+        row.status, row.next_attempt_at = "skipped", None
+        return
+    if isinstance(error, BudgetExhausted):  # pacing: the attempt is given back, not failed
+        row.attempts -= 1
+        row.next_attempt_at = when + timedelta(seconds=error.retry_after or 1.0)
+        return
     if isinstance(error, PermanentDeliveryError) or row.attempts >= settings.outbox_max_attempts:
         row.status, row.next_attempt_at = "dead", None
         return
     row.status = "failed"
-    row.next_attempt_at = when + timedelta(seconds=retry_delay(row.attempts, settings))
+    delay = retry_delay(row.attempts, settings)
+    if isinstance(error, RetryableDeliveryError) and error.retry_after:
+        delay = max(delay, error.retry_after)
+    row.next_attempt_at = when + timedelta(seconds=delay)
 
 
 def _log(attempt: Attempt) -> None:
     what = f"outbox event {attempt.event_id} ({attempt.event_type}, {attempt.ordering_key})"
     via = f"via {attempt.adapter}, attempt {attempt.attempts}"
     if attempt.status == "delivered":
-        log.info("delivered %s %s", what, via)
+        extra = f" (with {attempt.carried - 1} coalesced)" if attempt.carried > 1 else ""
+        log.info("delivered %s %s%s", what, via, extra)
+    elif attempt.status == "skipped":
+        log.info("skipped %s %s: %s", what, via, attempt.error)
+    elif attempt.paced:
+        log.info("%s waits for the call budget until %s", what, attempt.next_attempt_at)
     elif attempt.status == "failed":
         log.warning(
             "%s failed %s, retry at %s: %s", what, via, attempt.next_attempt_at, attempt.error
         )
     else:
         log.error("%s dead-lettered %s: %s", what, via, attempt.error)
+
+
+@dataclass(slots=True)
+class _Claim:
+    """Events claimed for one call: their keys and attempt numbers, and the envelopes."""
+
+    slug: str
+    rows: list[tuple[int, int]]
+    events: list[dict[str, Any]]
+
+
+def _envelope(row: OutboxEvent) -> dict[str, Any]:
+    # a copy (adapters cannot alter the stored envelope), PII masked (ACCESS.md: CRM payloads)
+    return cast(dict[str, Any], mask_pii_value(copy.deepcopy(row.payload)))
+
+
+def _following(db_session: Session, head: OutboxEvent, adapter: CrmAdapter, now: datetime,
+               limit: int) -> list[OutboxEvent]:  # fmt: skip
+    """The customer's next pending events the adapter coalesces with ``head`` (in order, due)."""
+    rows = db_session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.ordering_key == head.ordering_key, OutboxEvent.id > head.id,
+               OutboxEvent.status.in_(UNDELIVERED))
+        .order_by(OutboxEvent.id).limit(limit).with_for_update(of=OutboxEvent)
+    ).all()  # fmt: skip
+    out: list[OutboxEvent] = []
+    previous = _envelope(head)
+    for row in rows:
+        event = _envelope(row)
+        if (row.next_attempt_at is not None and row.next_attempt_at > now) or not adapter.coalesce(
+            previous, event
+        ):
+            break
+        out.append(row)
+        previous = event
+    return out
 
 
 def _attempt_next(
@@ -148,34 +215,81 @@ def _attempt_next(
     now: datetime | None,
     exclude: Sequence[int],
 ) -> Attempt | None:
+    at = now or utcnow()
     with write_transaction(factory) as db_session:
-        claim = due_events_query(now or utcnow(), exclude=exclude).limit(1)
+        claim = due_events_query(at, exclude=exclude).limit(1)
         row = db_session.scalars(claim.with_for_update(skip_locked=True, of=OutboxEvent)).first()
         if row is None:
             return None
-        # a copy (adapters cannot alter the stored envelope), PII masked (ACCESS.md: CRM payloads)
-        event = cast(dict[str, Any], mask_pii_value(copy.deepcopy(row.payload)))
-        row.attempts += 1
-        slug, error = "?", None
+        slug, adapter, error = "?", None, None
         try:
             slug = tenant_adapter_slug(db_session, row.tenant_id, settings)
             adapter = pool.get(slug)
-            with db_session.begin_nested():  # an adapter's failed writes are rolled back
-                adapter.deliver(event, db_session=db_session)
         except DeliveryError as exc:
             error = exc
-        except Exception as exc:  # an adapter bug: retried (bounded), never lost
-            log.exception("CRM adapter %s raised on outbox event %s", slug, row.event_id)
-            error = RetryableDeliveryError(f"{type(exc).__name__}: {exc}")
-        _record(row, error, settings, now or utcnow())
-        attempt = Attempt(
-            pk=row.id, event_id=row.event_id, event_type=row.event_type,
-            ordering_key=row.ordering_key, adapter=slug, status=row.status,
-            attempts=row.attempts, error=error.message if error else None,
-            next_attempt_at=row.next_attempt_at,
-        )  # fmt: skip
+        rows = [row]
+        if adapter is not None and not adapter.in_transaction:
+            rows += _following(db_session, row, adapter, at, settings.outbox_coalesce_max - 1)
+        for r in rows:
+            r.attempts += 1
+            r.next_attempt_at = at + timedelta(seconds=settings.outbox_claim_seconds)
+        taken = _Claim(slug, [(r.id, r.attempts) for r in rows], [_envelope(r) for r in rows])
+        if adapter is None or adapter.in_transaction:  # record in this same transaction
+            if adapter is not None:
+                error = _call(adapter, taken, db_session)
+            _record(row, error, settings, now or utcnow())
+            attempt = _attempt_of(row, slug, error)
+    if adapter is not None and not adapter.in_transaction:
+        with factory() as read_session:  # no write transaction while the CRM is called
+            error = _call(adapter, taken, read_session)
+        attempt = _record_claim(factory, taken, error, settings, now)
     _log(attempt)  # after the commit: the line never claims what the database does not hold
     return attempt
+
+
+def _call(adapter: CrmAdapter, taken: _Claim, db_session: Session) -> DeliveryError | None:
+    try:
+        with db_session.begin_nested() if adapter.in_transaction else contextlib.nullcontext():
+            if len(taken.events) == 1:
+                adapter.deliver(taken.events[0], db_session=db_session)
+            else:
+                adapter.deliver_many(taken.events, db_session=db_session)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # an adapter bug: retried (bounded), never lost
+        log.exception("CRM adapter %s raised on outbox event %s", taken.slug, taken.events[0]["id"])
+        return RetryableDeliveryError(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _record_claim(factory: sessionmaker[Session], taken: _Claim, error: DeliveryError | None,
+                  settings: BridgeSettings, now: datetime | None) -> Attempt:  # fmt: skip
+    """Record one call's outcome on every event it carried — unless a claim ran out and another
+    dispatcher took the event meanwhile (its attempt number moved on): that one records."""
+    first: Attempt | None = None
+    with write_transaction(factory) as db_session:
+        for pk, attempts in taken.rows:
+            row = db_session.get(OutboxEvent, pk, with_for_update=True, populate_existing=True)
+            if row is None:
+                continue
+            if row.attempts == attempts and row.status in UNDELIVERED:
+                _record(row, error, settings, now or utcnow())
+            if first is None:
+                first = _attempt_of(row, taken.slug, error, carried=len(taken.rows))
+    assert first is not None
+    return first
+
+
+def _attempt_of(
+    row: OutboxEvent, slug: str, error: DeliveryError | None, *, carried: int = 1
+) -> Attempt:
+    return Attempt(
+        pk=row.id, event_id=row.event_id, event_type=row.event_type,
+        ordering_key=row.ordering_key, adapter=slug, status=row.status,
+        attempts=row.attempts, error=error.message if error else None,
+        next_attempt_at=row.next_attempt_at, paced=isinstance(error, BudgetExhausted),
+        carried=carried,
+    )  # fmt: skip
 
 
 def _anything_due(factory: sessionmaker[Session], now: datetime) -> bool:
@@ -210,6 +324,8 @@ def dispatch_once(
                 break
             report.attempts.append(attempt)
             done.append(attempt.pk)
+            if attempt.paced:
+                break  # the budget has no room for the next event either
     finally:
         if adapters is None:
             pool.close()

@@ -37,3 +37,8 @@ class BridgeSettings(BaseSettings):
     """How often the background dispatcher looks for due events when the outbox is idle."""
     outbox_batch: int = 100
     """Most events one ``dispatch_once`` pass attempts (each is committed on its own)."""
+    outbox_claim_seconds: float = 300
+    """How long a claimed event is reserved for the dispatcher delivering it; a dispatcher that
+    died mid-call leaves it due again after this. Keep it above the slowest adapter call."""
+    outbox_coalesce_max: int = 20
+    """Most of one customer's pending events an adapter may coalesce into one call."""

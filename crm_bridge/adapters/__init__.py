@@ -2,10 +2,12 @@
 
 from crm_bridge.adapters.base import (
     AdapterUnavailable,
+    BudgetExhausted,
     CrmAdapter,
     DeliveryError,
     PermanentDeliveryError,
     RetryableDeliveryError,
+    SkipDelivery,
 )
 from crm_bridge.adapters.registry import (
     BUILTIN_ADAPTERS,
@@ -17,6 +19,8 @@ from crm_bridge.adapters.registry import (
 )
 
 __all__ = [
+    "BudgetExhausted",
+    "SkipDelivery",
     "BUILTIN_ADAPTERS",
     "ENTRY_POINT_GROUP",
     "AdapterPool",

@@ -24,7 +24,22 @@ class DeliveryError(Exception):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """Try again later (with backoff, until ``outbox_max_attempts``)."""
+    """Try again later (with backoff, until ``outbox_max_attempts``); ``retry_after``: not before
+    that many seconds (a CRM's ``Retry-After``, WeCom's one-minute budget window)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BudgetExhausted(RetryableDeliveryError):
+    """The client-side call budget has no room now: the event waits ``retry_after`` seconds and
+    the attempt is not counted (pacing is not a failure of the event)."""
+
+
+class SkipDelivery(DeliveryError):
+    """This CRM has nothing to do for the event (WeCom and ``violation.*``): settled as
+    ``skipped`` with the reason — never retried, never dead, never blocking the customer."""
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -39,14 +54,29 @@ class AdapterUnavailable(RetryableDeliveryError):
 class CrmAdapter(ABC):
     """Delivers outbox envelopes ``{"id", "type", "occurred_at", "tenant", "data"}`` to one CRM.
 
-    ``deliver`` runs inside the dispatcher's transaction (``db_session``), in a SAVEPOINT that is
-    rolled back if it raises: adapters that write to the service's database (``local``) are
-    exactly-once; remote adapters must treat ``event["id"]`` as the idempotency key, because an
-    event is re-delivered when the process dies between the call and the commit.
+    An adapter that writes to the service's database (``local``: ``in_transaction = True``)
+    delivers inside the transaction that records the outcome, in a SAVEPOINT rolled back if it
+    raises: exactly-once. A remote adapter delivers outside any write transaction (the event is
+    claimed first for ``QC_OUTBOX_CLAIM_SECONDS``), so a slow CRM never holds the database's
+    write lock; ``db_session`` is then a read-only session. It must treat ``event["id"]`` as
+    the idempotency key: an event is re-delivered when the process dies between the call and
+    the recording of its outcome.
     """
 
     slug: ClassVar[str]
     """The name tenants select the adapter by (the entry point's name)."""
+    in_transaction: ClassVar[bool] = False
+    """Deliver inside the dispatcher's recording transaction (adapters that write our tables)."""
+
+    def coalesce(self, first: dict[str, Any], following: dict[str, Any]) -> bool:  # noqa: ARG002
+        """Whether ``following`` (the customer's next pending event) may go in one call with
+        ``first`` (``deliver_many``); default never."""
+        return False
+
+    def deliver_many(self, events: list[dict[str, Any]], *, db_session: Session) -> None:
+        """Deliver events ``coalesce`` put together, in one call; the outcome is every one's."""
+        for event in events:
+            self.deliver(event, db_session=db_session)
 
     @classmethod
     def from_settings(cls, settings: BridgeSettings) -> Self:  # noqa: ARG003 (hook)

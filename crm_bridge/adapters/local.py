@@ -96,6 +96,7 @@ class LocalAdapter(CrmAdapter):
     """Applies events to ``Customer`` rows in the dispatcher's transaction."""
 
     slug = "local"
+    in_transaction = True
 
     def deliver(self, event: dict[str, Any], *, db_session: Session) -> None:
         """Apply one event to its customer (row-locked on PostgreSQL)."""

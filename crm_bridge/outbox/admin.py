@@ -17,7 +17,7 @@ from qc_service.audit.service import record
 from qc_service.db.base import utcnow
 from qc_service.db.session import write_transaction
 
-STATUSES = ("pending", "failed", "delivered", "dead")
+STATUSES = ("pending", "failed", "delivered", "dead", "skipped")
 REPLAYABLE = frozenset({"dead", "failed"})
 
 

@@ -40,7 +40,7 @@ class OutboxEvent(Base):
     ordering_key: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    """``pending`` | ``delivered`` | ``failed`` | ``dead``."""
+    """``pending`` | ``delivered`` | ``failed`` | ``dead`` | ``skipped`` (nothing for that CRM to do)."""
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from bridge_helpers import SECRET, Enqueue, event_row
@@ -49,9 +50,14 @@ def test_kill_9_mid_batch_then_redispatch_delivers_everything(
 
     statuses = [event_row(factory, e).status for e in written]
     assert statuses == ["delivered"] * 3 + ["pending"] * 7, log_path.read_text()
-    assert event_row(factory, written[3]).attempts == 0  # the killed attempt was never recorded
+    killed = event_row(factory, written[3])
+    assert killed.attempts == 1 and killed.last_error is None  # claimed; no outcome recorded
+    assert killed.next_attempt_at is not None
+    now = dispatch_once(factory, webhook_settings)  # the other customer's events go on
+    assert now.delivered and written[3] not in [a.event_id for a in now.attempts]
 
-    while dispatch_once(factory, webhook_settings).attempts:
+    after = killed.next_attempt_at.replace(tzinfo=UTC) + timedelta(seconds=1)  # the claim ran out
+    while dispatch_once(factory, webhook_settings, now=after).attempts:
         pass
     assert {event_row(factory, e).status for e in written} == {"delivered"}
     keys_by_event: dict[str, list[str]] = defaultdict(list)
