@@ -24,12 +24,11 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, cast
 
-import tenacity
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -37,12 +36,16 @@ from crm_bridge.adapters.base import (
     BudgetExhausted,
     CrmAdapter,
     DeliveryError,
-    PermanentDeliveryError,
     RetryableDeliveryError,
-    SkipDelivery,
 )
 from crm_bridge.adapters.registry import AdapterPool, tenant_adapter_slug
 from crm_bridge.outbox.models import OutboxEvent
+from crm_bridge.outbox.outcomes import (
+    Attempt,
+    DispatchReport,
+    log_attempt,
+    record_outcome,
+)
 from crm_bridge.settings import BridgeSettings
 from qc_service.config import get_settings
 from qc_service.db.base import utcnow
@@ -53,8 +56,6 @@ log = logging.getLogger("crm_bridge.dispatcher")  # the same name under `python 
 
 UNDELIVERED = ("pending", "failed")
 """Statuses still to deliver; they also hold back the same customer's later events."""
-
-MAX_ERROR_CHARS = 2000
 
 
 def due_events_query(now: datetime, *, exclude: Sequence[int] = ()) -> Select[OutboxEvent]:
@@ -73,102 +74,6 @@ def due_events_query(now: datetime, *, exclude: Sequence[int] = ()) -> Select[Ou
     if exclude:
         stmt = stmt.where(OutboxEvent.id.not_in(list(exclude)))
     return stmt.order_by(OutboxEvent.id)
-
-
-def retry_delay(attempt: int, settings: BridgeSettings) -> float:
-    """Seconds before retry ``attempt + 1``: tenacity's exponential wait plus jitter, capped."""
-    base, cap = settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds
-    strategy = tenacity.wait_exponential(multiplier=base, max=cap) + tenacity.wait_random(0, base)
-    state = tenacity.RetryCallState(tenacity.Retrying(), fn=None, args=(), kwargs={})
-    state.attempt_number = attempt
-    return min(float(strategy(state)), cap)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """The outcome of one delivery attempt (``status`` is the event's status afterwards)."""
-
-    pk: int
-    event_id: str
-    event_type: str
-    ordering_key: str
-    adapter: str
-    status: str
-    attempts: int
-    error: str | None
-    next_attempt_at: datetime | None
-    paced: bool = False
-    """The adapter's call budget had no room: the pass stops (the event waits, uncounted)."""
-    carried: int = 1
-    """Events this one call carried (coalesced by the adapter)."""
-
-
-@dataclass(slots=True)
-class DispatchReport:
-    """What one ``dispatch_once`` pass did, in order."""
-
-    attempts: list[Attempt] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        """How many attempts left their event in ``status``."""
-        return sum(1 for a in self.attempts if a.status == status)
-
-    @property
-    def delivered(self) -> int:
-        """Events delivered in this pass."""
-        return self.count("delivered")
-
-    @property
-    def failed(self) -> int:
-        """Events that failed and will be retried."""
-        return self.count("failed")
-
-    @property
-    def dead(self) -> int:
-        """Events dead-lettered in this pass."""
-        return self.count("dead")
-
-
-def _record(
-    row: OutboxEvent, error: DeliveryError | None, settings: BridgeSettings, when: datetime
-) -> None:
-    if error is None:
-        row.status, row.delivered_at, row.next_attempt_at = "delivered", when, None
-        return
-    row.last_error = error.message[:MAX_ERROR_CHARS]
-    if isinstance(error, SkipDelivery):
-        row.status, row.next_attempt_at = "skipped", None
-        return
-    if isinstance(error, BudgetExhausted):  # pacing: the attempt is given back, not failed
-        row.attempts -= 1
-        row.next_attempt_at = when + timedelta(seconds=error.retry_after or 1.0)
-        return
-    if isinstance(error, PermanentDeliveryError) or row.attempts >= settings.outbox_max_attempts:
-        row.status, row.next_attempt_at = "dead", None
-        return
-    row.status = "failed"
-    delay = retry_delay(row.attempts, settings)
-    if isinstance(error, RetryableDeliveryError) and error.retry_after:
-        delay = max(delay, error.retry_after)
-    row.next_attempt_at = when + timedelta(seconds=delay)
-
-
-def _log(attempt: Attempt) -> None:
-    what = f"outbox event {attempt.event_id} ({attempt.event_type}, {attempt.ordering_key})"
-    via = f"via {attempt.adapter}, attempt {attempt.attempts}"
-    if attempt.status == "delivered":
-        extra = f" (with {attempt.carried - 1} coalesced)" if attempt.carried > 1 else ""
-        log.info("delivered %s %s%s", what, via, extra)
-    elif attempt.status == "skipped":
-        log.info("skipped %s %s: %s", what, via, attempt.error)
-    elif attempt.paced:
-        log.info("%s waits for the call budget until %s", what, attempt.next_attempt_at)
-    elif attempt.status == "failed":
-        log.warning(
-            "%s failed %s, retry at %s: %s", what, via, attempt.next_attempt_at, attempt.error
-        )
-    else:
-        log.error("%s dead-lettered %s: %s", what, via, attempt.error)
 
 
 @dataclass(slots=True)
@@ -237,13 +142,13 @@ def _attempt_next(
         if adapter is None or adapter.in_transaction:  # record in this same transaction
             if adapter is not None:
                 error = _call(adapter, taken, db_session)
-            _record(row, error, settings, now or utcnow())
+            record_outcome(row, error, settings, now or utcnow())
             attempt = _attempt_of(row, slug, error)
     if adapter is not None and not adapter.in_transaction:
         with factory() as read_session:  # no write transaction while the CRM is called
             error = _call(adapter, taken, read_session)
         attempt = _record_claim(factory, taken, error, settings, now)
-    _log(attempt)  # after the commit: the line never claims what the database does not hold
+    log_attempt(attempt)  # after the commit: the line never claims what the database does not hold
     return attempt
 
 
@@ -273,7 +178,7 @@ def _record_claim(factory: sessionmaker[Session], taken: _Claim, error: Delivery
             if row is None:
                 continue
             if row.attempts == attempts and row.status in UNDELIVERED:
-                _record(row, error, settings, now or utcnow())
+                record_outcome(row, error, settings, now or utcnow())
             if first is None:
                 first = _attempt_of(row, taken.slug, error, carried=len(taken.rows))
     assert first is not None

@@ -42,3 +42,21 @@ class BridgeSettings(BaseSettings):
     died mid-call leaves it due again after this. Keep it above the slowest adapter call."""
     outbox_coalesce_max: int = 20
     """Most of one customer's pending events an adapter may coalesce into one call."""
+    broker_url: str | None = None
+    """Redis (``QC_BROKER_URL``): where a CRM's call budget is shared by every dispatcher."""
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
+    """WeCom's API host (a contract server in tests)."""
+    wecom_corp_id: str | None = None
+    """The corp (企业) id."""
+    wecom_secret: SecretStr | None = None
+    """The app's secret: never logged, never in an error text."""
+    wecom_tag_group: str = "智能标签"
+    """The corp tag group our tags live in; tags outside it are never edited."""
+    wecom_calls_per_min: int = 9000
+    """Client-side budget under WeCom's 10,000 calls/min per corp (shared with other apps)."""
+    wecom_calls_per_hour: int = 135000
+    """Client-side budget under WeCom's 150,000 calls/h per corp."""
+    wecom_timeout_seconds: float = 10.0
+    """Timeout of one WeCom call (retried)."""
+    wecom_budget_wait_seconds: float = 5.0
+    """How long one delivery waits for room in the budget before giving the event back."""

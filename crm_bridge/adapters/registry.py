@@ -28,6 +28,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "local": "crm_bridge.adapters.local:LocalAdapter",
     "webhook": "crm_bridge.adapters.webhook:WebhookAdapter",
     "recording": "crm_bridge.adapters.recording:RecordingAdapter",
+    "wecom": "crm_bridge.adapters.wecom:WeComAdapter",
 }
 """The adapters that ship in the package, as their entry point values."""
 

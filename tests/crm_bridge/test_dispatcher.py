@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.adapters import AdapterPool, CrmAdapter, RetryableDeliveryError
 from crm_bridge.adapters.recording import RecordingAdapter
-from crm_bridge.dispatcher import Dispatcher, dispatch_once, retry_delay
+from crm_bridge.dispatcher import Dispatcher, dispatch_once
+from crm_bridge.outbox.outcomes import retry_delay
 from crm_bridge.settings import BridgeSettings
 from qc_service.customers.models import Customer
 from qc_service.db.base import utcnow

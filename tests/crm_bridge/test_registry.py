@@ -16,6 +16,7 @@ from crm_bridge.adapters import (
 from crm_bridge.adapters.local import LocalAdapter
 from crm_bridge.adapters.recording import RecordingAdapter
 from crm_bridge.adapters.webhook import WebhookAdapter
+from crm_bridge.adapters.wecom import WeComAdapter
 
 
 def test_builtins_are_entry_points_of_the_group() -> None:
@@ -24,7 +25,7 @@ def test_builtins_are_entry_points_of_the_group() -> None:
     assert {ep.group for ep in found.values()} == {ENTRY_POINT_GROUP}
     classes = {slug: load_adapter_class(slug) for slug in BUILTIN_ADAPTERS}
     assert classes == {"local": LocalAdapter, "webhook": WebhookAdapter,
-                       "recording": RecordingAdapter}  # fmt: skip
+                       "recording": RecordingAdapter, "wecom": WeComAdapter}  # fmt: skip
     assert all(cls.slug == slug for slug, cls in classes.items())
 
 
